@@ -1,0 +1,179 @@
+#include "libs/base/file_io.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace cvt {
+namespace {
+
+// Splits "a/b/c.json" into ("a/b", "c.json"); "c.json" into (".", "c.json").
+std::pair<std::string, std::string> SplitDirAndName(absl::string_view path) {
+  const size_t slash = path.rfind('/');
+  if (slash == absl::string_view::npos) {
+    return {".", std::string(path)};
+  }
+  std::string dir(path.substr(0, slash));
+  if (dir.empty()) dir = "/";
+  return {dir, std::string(path.substr(slash + 1))};
+}
+
+std::string TempSuffix() {
+  static std::atomic<uint64_t> counter{0};
+  std::random_device device;
+  return absl::StrCat(".tmp-", getpid(), "-", device() % 1000000, "-",
+                      counter.fetch_add(1));
+}
+
+absl::Status FsyncDir(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open folder", dir);
+  const int rc = fsync(fd);
+  const int saved_errno = errno;
+  close(fd);
+  // Some file systems (FUSE mounts among them) do not support fsync on a
+  // folder; the rename itself has happened, so that is not an error.
+  if (rc != 0 && saved_errno != EINVAL && saved_errno != ENOTSUP) {
+    return ErrnoStatus(saved_errno, "cannot fsync folder", dir);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ErrnoStatus(int errno_value, absl::string_view what,
+                         absl::string_view path) {
+  return absl::Status(
+      absl::ErrnoToStatusCode(errno_value),
+      absl::StrCat(what, " ", path, ": ", std::strerror(errno_value)));
+}
+
+absl::StatusOr<std::string> ReadFileToString(absl::string_view path) {
+  const std::string file(path);
+  const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
+  struct stat info;
+  if (fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+    close(fd);
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", path, ": is a folder, not a file"));
+  }
+  std::string contents;
+  char buffer[1 << 16];
+  while (true) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int saved_errno = errno;
+      close(fd);
+      return ErrnoStatus(saved_errno, "cannot read", path);
+    }
+    if (n == 0) break;
+    contents.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return contents;
+}
+
+absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Open(
+    absl::string_view path) {
+  if (path.empty() || path.back() == '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a file path: '", path, "'"));
+  }
+  const auto [dir, name] = SplitDirAndName(path);
+  const std::string temp_path =
+      absl::StrCat(dir == "/" ? "" : dir, "/.", name, TempSuffix());
+  const int fd =
+      open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    return ErrnoStatus(errno, "cannot create a file in folder", dir);
+  }
+  return std::unique_ptr<AtomicFileWriter>(
+      new AtomicFileWriter(std::string(path), temp_path, fd));
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) close(fd_);
+  if (!committed_) unlink(temp_path_.c_str());
+}
+
+absl::Status AtomicFileWriter::Append(absl::string_view data) {
+  if (committed_ || fd_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("append to ", path_, " after commit"));
+  }
+  while (!data.empty()) {
+    const ssize_t n = write(fd_, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "cannot write", path_);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AtomicFileWriter::Commit() {
+  if (committed_ || fd_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("commit of ", path_, " twice"));
+  }
+  const int fd = fd_;
+  fd_ = -1;
+  if (fsync(fd) != 0) {
+    const int saved_errno = errno;
+    close(fd);
+    return ErrnoStatus(saved_errno, "cannot fsync", path_);
+  }
+  if (close(fd) != 0) return ErrnoStatus(errno, "cannot close", path_);
+  if (rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    return ErrnoStatus(errno, "cannot rename onto", path_);
+  }
+  committed_ = true;
+  return FsyncDir(SplitDirAndName(path_).first);
+}
+
+absl::Status WriteFileAtomically(absl::string_view path,
+                                 absl::string_view contents) {
+  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> writer =
+      AtomicFileWriter::Open(path);
+  if (!writer.ok()) return writer.status();
+  absl::Status status = (*writer)->Append(contents);
+  if (!status.ok()) return status;
+  return (*writer)->Commit();
+}
+
+absl::StatusOr<int> RemoveStaleTempFiles(absl::string_view dir) {
+  const std::string folder(dir);
+  DIR* handle = opendir(folder.c_str());
+  if (handle == nullptr) return ErrnoStatus(errno, "cannot list", dir);
+  int removed = 0;
+  absl::Status status = absl::OkStatus();
+  while (const dirent* entry = readdir(handle)) {
+    const absl::string_view name(entry->d_name);
+    if (!absl::StartsWith(name, ".") || !absl::StrContains(name, ".tmp-")) {
+      continue;
+    }
+    const std::string file = absl::StrCat(folder, "/", name);
+    if (unlink(file.c_str()) == 0) {
+      ++removed;
+    } else if (errno != ENOENT && status.ok()) {
+      status = ErrnoStatus(errno, "cannot remove", file);
+    }
+  }
+  closedir(handle);
+  if (!status.ok()) return status;
+  return removed;
+}
+
+}  // namespace cvt

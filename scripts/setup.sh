@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything cvtools needs on Debian 12, idempotently: Debian packages
+# that are missing (apt-get), then the PyPI packages that only tests and
+# benchmarks use. Safe to run again; skips what is present.
+#
+#   scripts/setup.sh            # build + test dependencies
+#   CVT_SKIP_PIP=1 scripts/setup.sh   # Debian packages only
+set -euo pipefail
+
+DEBIAN_PACKAGES=(
+  bazel-bootstrap bazel-bootstrap-source bazel-skylib pkgconf g++ clang-format
+  libtorch-dev libopencv-dev libabsl-dev libprotobuf-dev protobuf-compiler
+  rapidjson-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+  libgoogle-glog-dev libbenchmark-dev python3 python3-pip
+)
+# PyPI packages used only by tests and benchmarks (oracles and peers), pinned.
+PIP_PACKAGES=(
+  "numpy<2.3"
+  "pycocotools==2.0.11"
+)
+PYTHON="${CVT_PYTHON:-python3}"
+
+log() { echo "setup: $*" >&2; }
+
+missing=()
+for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  log "Debian packages present"
+fi
+
+if [ "${CVT_SKIP_PIP:-0}" != 1 ]; then
+  need_pip=0
+  for spec in "${PIP_PACKAGES[@]}"; do
+    name="${spec%%[<>=]*}"
+    if ! "$PYTHON" -m pip show -q "$name" >/dev/null 2>&1; then need_pip=1; fi
+  done
+  if [ "$need_pip" = 1 ]; then
+    log "installing PyPI packages into $("$PYTHON" -c 'import sys; print(sys.prefix)'): ${PIP_PACKAGES[*]}"
+    "$PYTHON" -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
+  else
+    log "PyPI packages present"
+  fi
+fi

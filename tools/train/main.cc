@@ -1,0 +1,59 @@
+// train: fit, validate, test and predict with LibTorch detectors.
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
+#include "glog/logging.h"
+#include "libs/base/status.h"
+#include "libs/base/tool_main.h"
+#include "tools/train/train.h"
+
+ABSL_FLAG(std::string, config, "", "Pipeline config (.textproto or .json).");
+ABSL_FLAG(
+    std::vector<std::string>, set, {},
+    "Overrides as dotted paths: --set=trainer.max_epochs=20 (repeatable).");
+ABSL_FLAG(std::vector<std::string>, set_file, {},
+          "Text-proto files merged over --config, in order.");
+ABSL_FLAG(std::string, data, "", "Dataset folder written by coco_prep.");
+ABSL_FLAG(std::string, run_dir, "",
+          "Run directory: run.json, metrics.jsonl, checkpoints/.");
+ABSL_FLAG(std::string, resume, "", "Resume fit from last, best or a PATH.");
+ABSL_FLAG(std::string, checkpoint, "", "Checkpoint for validate/test/predict.");
+ABSL_FLAG(std::string, images, "", "Images folder for predict.");
+ABSL_FLAG(std::string, out, "", "COCO results file written by predict.");
+ABSL_FLAG(int, threads, 0, "Intra-op threads; 0 = all cores.");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Trains and runs object detectors.\n"
+      "Usage: train fit --config C [--set k=v ...] --data DIR --run_dir DIR "
+      "[--resume last|best|PATH] [--threads N]\n"
+      "       train validate|test --checkpoint CKPT --data DIR\n"
+      "       train predict --checkpoint CKPT --images DIR|--data DIR --out "
+      "results.json");
+  std::vector<char*> args = cvt::ParseFlagsOrExit2(argc, argv);
+  FLAGS_logtostderr = true;
+  google::InitGoogleLogging(argv[0]);
+  if (args.size() > 2) {
+    return cvt::ExitCode(
+        "train", absl::InvalidArgumentError(
+                     std::string("unexpected argument '") + args[2] + "'"));
+  }
+  cvt::TrainOptions options;
+  options.subcommand = args.size() > 1 ? args[1] : "";
+  options.config_path = cvt::ResolveUserPath(absl::GetFlag(FLAGS_config));
+  for (const std::string& file : absl::GetFlag(FLAGS_set_file)) {
+    options.override_files.push_back(cvt::ResolveUserPath(file));
+  }
+  options.overrides = absl::GetFlag(FLAGS_set);
+  options.data_dir = cvt::ResolveUserPath(absl::GetFlag(FLAGS_data));
+  options.run_dir = cvt::ResolveUserPath(absl::GetFlag(FLAGS_run_dir));
+  options.resume = absl::GetFlag(FLAGS_resume);
+  options.checkpoint = cvt::ResolveUserPath(absl::GetFlag(FLAGS_checkpoint));
+  options.images_dir = cvt::ResolveUserPath(absl::GetFlag(FLAGS_images));
+  options.out_path = cvt::ResolveUserPath(absl::GetFlag(FLAGS_out));
+  options.threads = absl::GetFlag(FLAGS_threads);
+  return cvt::ExitCode("train", cvt::RunTrain(options));
+}

@@ -1,0 +1,48 @@
+// -----------------------------------------------------------------------------
+// File: train.h
+// -----------------------------------------------------------------------------
+//
+// `train fit|validate|test|predict`: trains and runs detectors from a pipeline
+// config (configs/*.textproto) and a coco_prep dataset folder.
+
+#ifndef TOOLS_TRAIN_TRAIN_H_
+#define TOOLS_TRAIN_TRAIN_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace cvt {
+
+struct TrainOptions {
+  // fit, validate, test or predict.
+  std::string subcommand;
+  // Pipeline config (.textproto or .json); fit only.
+  std::string config_path;
+  // Text-proto files merged over the config, in order.
+  std::vector<std::string> override_files;
+  // "path.to.field=value" overrides.
+  std::vector<std::string> overrides;
+  // Dataset folder written by coco_prep.
+  std::string data_dir;
+  // Run directory: run.json, metrics.jsonl, checkpoints/.
+  std::string run_dir;
+  // "", "last", "best" or a checkpoint path.
+  std::string resume;
+  // Checkpoint for validate, test and predict.
+  std::string checkpoint;
+  // Images folder for predict.
+  std::string images_dir;
+  // COCO results file written by predict.
+  std::string out_path;
+  // Intra-op threads; 0 = all cores.
+  int threads = 0;
+};
+
+// InvalidArgument for a bad subcommand, missing flags or an invalid config.
+absl::Status RunTrain(const TrainOptions& options);
+
+}  // namespace cvt
+
+#endif  // TOOLS_TRAIN_TRAIN_H_
