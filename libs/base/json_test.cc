@@ -42,6 +42,14 @@ TEST(ParseJsonTest, ReadJsonFileNamesTheFile) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.json")));
 }
 
+TEST(ParseJsonTest, CheckedInMalformedFileReportsItsLocation) {
+  const std::string path = TestDataPath("testdata/json/malformed.json");
+  EXPECT_THAT(ReadJsonFile(path),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("malformed.json:4:14: Missing a comma or '}' "
+                                 "after an object member.")));
+}
+
 TEST(ParseJsonTest, ParsesDoublesCorrectlyRounded) {
   // Cases where a fast (non full-precision) parser is off by one ulp.
   const char* cases[] = {"0.1",
