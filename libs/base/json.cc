@@ -134,6 +134,12 @@ void JsonWriter::Double(double value) {
   });
 }
 
+void JsonWriter::Raw(absl::string_view json_text) {
+  Write([json_text](auto& w) {
+    w.RawValue(json_text.data(), json_text.size(), rapidjson::kObjectType);
+  });
+}
+
 absl::StatusOr<std::string> JsonWriter::Finish() {
   if (!status_.ok()) return status_;
   const bool complete =

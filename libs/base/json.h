@@ -90,6 +90,8 @@ class JsonWriter {
   void Int(int64_t value);
   void Uint(uint64_t value);
   void Double(double value);
+  // Inserts `json_text`, an already-serialised JSON value, verbatim.
+  void Raw(absl::string_view json_text);
 
   // Returns the text, or InvalidArgument if a non-finite value was rejected
   // or the document is incomplete.

@@ -20,6 +20,12 @@ namespace cvt {
 // the running test; aborts the test binary if runfiles cannot be found.
 std::string TestDataPath(absl::string_view workspace_relative_path);
 
+// Returns the runfiles path of `relative_path` inside the shared data sets
+// (../shared/data beside the workspace, exposed as @shared_data; the test
+// declares `data = ["@shared_data//:eval"]`), or "" when that data is not on
+// this machine; callers then GTEST_SKIP().
+std::string SharedDataPath(absl::string_view relative_path);
+
 // Returns $TEST_TMPDIR (or /tmp outside Bazel) joined with `name`.
 std::string TestTempPath(absl::string_view name);
 

@@ -3,6 +3,7 @@
 Swapping one for an http_archive later touches only third_party/.
 """
 
+load("//third_party/system:local_data.bzl", "local_data_repository")
 load("//third_party/system:pkg_config.bzl", "pkg_config_repository")
 
 _ABSL = {
@@ -36,6 +37,11 @@ def system_repositories():
     pkg_config_repository(name = "com_github_google_glog", targets = {":glog": "libglog"})
     pkg_config_repository(name = "curl", targets = {":curl": "libcurl"})
     pkg_config_repository(name = "com_github_google_benchmark", targets = {":benchmark": "benchmark"})
+    local_data_repository(
+        name = "shared_data",
+        path = "../shared/data",
+        sets = ["bccd", "coco_tiny", "eval"],
+    )
     native.new_local_repository(
         name = "rapidjson",
         path = "/usr/include/rapidjson",
