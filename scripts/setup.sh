@@ -15,7 +15,7 @@ DEBIAN_PACKAGES=(
 )
 # PyPI packages used only by tests and benchmarks (oracles and peers), pinned.
 PIP_PACKAGES=(
-  "numpy<2.3"
+  "numpy==2.3.5"
   "pycocotools==2.0.11"
 )
 PYTHON="${CVT_PYTHON:-python3}"
@@ -42,7 +42,9 @@ if [ "${CVT_SKIP_PIP:-0}" != 1 ]; then
   need_pip=0
   for spec in "${PIP_PACKAGES[@]}"; do
     name="${spec%%[<>=]*}"
-    if ! "$PYTHON" -m pip show -q "$name" >/dev/null 2>&1; then need_pip=1; fi
+    want="${spec#*==}"
+    have=$("$PYTHON" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')
+    if [ -z "$have" ] || { [ "$want" != "$spec" ] && [ "$have" != "$want" ]; }; then need_pip=1; fi
   done
   if [ "$need_pip" = 1 ]; then
     log "installing PyPI packages into $("$PYTHON" -c 'import sys; print(sys.prefix)'): ${PIP_PACKAGES[*]}"

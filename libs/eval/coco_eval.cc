@@ -1,0 +1,608 @@
+#include "libs/eval/coco_eval.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "libs/base/parallel.h"
+
+namespace cvt {
+namespace {
+
+// pycocotools' area ranges [lo, hi], both ends inclusive: all, small, medium,
+// large.
+constexpr double kAreaRanges[4][2] = {
+    {0, 1e10}, {0, 1024}, {1024, 9216}, {9216, 1e10}};
+constexpr const char* kAreaNames[4] = {"all", "small", "medium", "large"};
+
+// The outcome of one detection at one IoU threshold.
+enum Outcome : uint8_t { kIgnored = 0, kTruePositive = 1, kFalsePositive = 2 };
+
+struct GtRef {
+  const std::array<double, 4>* bbox;
+  double area;
+  int64_t id;
+  bool crowd;
+  bool ignore;
+};
+
+struct DtRef {
+  const std::array<double, 4>* bbox;
+  double score;
+  double area;
+  int64_t id;
+};
+
+// One evaluated (image, category) pair: an image when !use_cats.
+struct Cell {
+  int image = 0;
+  std::vector<int> gts;  // Into gt_refs, in pycocotools' cell order.
+  std::vector<int> dts;  // Into dt_refs, score-sorted, truncated to maxDet.
+  // Per area range: non-ignored GT count, and outcomes [t * D + d].
+  std::array<int, 4> npig = {0, 0, 0, 0};
+  std::array<std::vector<uint8_t>, 4> outcomes;
+};
+
+bool Outside(double area, int a) {
+  return area < kAreaRanges[a][0] || area > kAreaRanges[a][1];
+}
+
+// evaluateImg for every area range of one cell.
+void MatchCell(const std::vector<GtRef>& gt_refs,
+               const std::vector<DtRef>& dt_refs,
+               const std::vector<double>& iou_thrs, bool fix_zero_gt_id,
+               Cell& cell) {
+  const int G = static_cast<int>(cell.gts.size());
+  const int D = static_cast<int>(cell.dts.size());
+  const int T = static_cast<int>(iou_thrs.size());
+  std::vector<double> ious(static_cast<size_t>(D) * G);
+  for (int d = 0; d < D; ++d) {
+    const DtRef& dt = dt_refs[cell.dts[d]];
+    for (int g = 0; g < G; ++g) {
+      const GtRef& gt = gt_refs[cell.gts[g]];
+      ious[static_cast<size_t>(d) * G + g] =
+          CocoBoxIou(*dt.bbox, *gt.bbox, gt.crowd);
+    }
+  }
+  std::vector<int> order(G);
+  std::vector<uint8_t> gt_ignored(G);
+  std::vector<int64_t> gt_taken(G);  // DT id that took the GT, 0 = free.
+  for (int a = 0; a < 4; ++a) {
+    for (int g = 0; g < G; ++g) {
+      const GtRef& gt = gt_refs[cell.gts[g]];
+      gt_ignored[g] = gt.ignore || Outside(gt.area, a);
+    }
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+      return gt_ignored[x] < gt_ignored[y];
+    });
+    int npig = 0;
+    for (int g = 0; g < G; ++g) npig += gt_ignored[g] == 0;
+    cell.npig[a] = npig;
+    std::vector<uint8_t>& out = cell.outcomes[a];
+    out.assign(static_cast<size_t>(T) * D, kIgnored);
+    for (int t = 0; t < T; ++t) {
+      std::fill(gt_taken.begin(), gt_taken.end(), 0);
+      for (int d = 0; d < D; ++d) {
+        const DtRef& dt = dt_refs[cell.dts[d]];
+        double best = std::min(iou_thrs[t], 1 - 1e-10);
+        int m = -1;
+        if (G > 0) {
+          for (int s = 0; s < G; ++s) {
+            const int g = order[s];
+            if (gt_taken[g] > 0 && !gt_refs[cell.gts[g]].crowd) continue;
+            if (m > -1 && !gt_ignored[m] && gt_ignored[g]) break;
+            const double iou = ious[static_cast<size_t>(d) * G + g];
+            if (iou < best) continue;
+            best = iou;
+            m = g;
+          }
+        }
+        bool matched = false;
+        bool ignored = false;
+        if (m != -1) {
+          ignored = gt_ignored[m];
+          // pycocotools stores the GT id and tests it for != 0.
+          matched = fix_zero_gt_id || gt_refs[cell.gts[m]].id != 0;
+          gt_taken[m] = dt.id;
+        }
+        if (!matched && Outside(dt.area, a)) ignored = true;
+        out[static_cast<size_t>(t) * D + d] =
+            ignored ? kIgnored : (matched ? kTruePositive : kFalsePositive);
+      }
+    }
+  }
+}
+
+struct MergedDet {
+  double score;
+  int cell;  // Index into the category's cell list.
+  int pos;   // Rank within its cell.
+};
+
+// The accumulate step of one category: fills precision/recall slots of k.
+void AccumulateCategory(const std::vector<Cell>& cells,
+                        const std::vector<int>& cell_ids,
+                        const std::vector<DtRef>& dt_refs, int k,
+                        const std::vector<double>& rec_thrs,
+                        CocoEvalResult& result, CocoClassMetrics* metrics,
+                        int best_f1_t) {
+  if (cell_ids.empty()) return;
+  std::vector<MergedDet> merged;
+  for (size_t c = 0; c < cell_ids.size(); ++c) {
+    const Cell& cell = cells[cell_ids[c]];
+    for (size_t p = 0; p < cell.dts.size(); ++p) {
+      merged.push_back({dt_refs[cell.dts[p]].score, static_cast<int>(c),
+                        static_cast<int>(p)});
+    }
+  }
+  std::stable_sort(
+      merged.begin(), merged.end(),
+      [](const MergedDet& x, const MergedDet& y) { return x.score > y.score; });
+  const int T = result.T, R = result.R, K = result.K, A = result.A,
+            M = result.M;
+  std::vector<double> rc, pr;
+  std::vector<const MergedDet*> dets;
+  for (int a = 0; a < A; ++a) {
+    int npig = 0;
+    for (int id : cell_ids) npig += cells[id].npig[a];
+    if (npig == 0) continue;
+    for (int m = 0; m < M; ++m) {
+      const int max_det = result.max_dets[m];
+      dets.clear();
+      for (const MergedDet& det : merged) {
+        if (det.pos < max_det) dets.push_back(&det);
+      }
+      const size_t nd = dets.size();
+      for (int t = 0; t < T; ++t) {
+        rc.resize(nd);
+        pr.resize(nd);
+        double tp = 0, fp = 0;
+        const bool want_f1 =
+            metrics != nullptr && a == 0 && m == M - 1 && t == best_f1_t;
+        double best_f1 = -1;
+        for (size_t i = 0; i < nd; ++i) {
+          const Cell& cell = cells[cell_ids[dets[i]->cell]];
+          const uint8_t outcome =
+              cell.outcomes[a][static_cast<size_t>(t) * cell.dts.size() +
+                               dets[i]->pos];
+          if (outcome == kTruePositive) tp += 1;
+          if (outcome == kFalsePositive) fp += 1;
+          rc[i] = tp / npig;
+          pr[i] = tp / ((fp + tp) + 0x1p-52);
+          if (want_f1 && outcome != kIgnored) {
+            const double precision = tp / (tp + fp);
+            const double recall = tp / npig;
+            const double f1 = precision + recall > 0 ? 2 * precision * recall /
+                                                           (precision + recall)
+                                                     : 0;
+            if (f1 > best_f1) {
+              best_f1 = f1;
+              metrics->best_f1_score_threshold = dets[i]->score;
+              metrics->tp = static_cast<int64_t>(tp);
+              metrics->fp = static_cast<int64_t>(fp);
+              metrics->fn = npig - static_cast<int64_t>(tp);
+              metrics->precision = precision;
+              metrics->recall = recall;
+              metrics->f1 = f1;
+            }
+          }
+        }
+        if (want_f1 && best_f1 < 0) {
+          metrics->fn = npig;  // No scored detection: everything missed.
+        }
+        result.recall[((static_cast<size_t>(t) * K + k) * A + a) * M + m] =
+            nd > 0 ? rc[nd - 1] : 0.0;
+        for (size_t i = nd; i-- > 1;) {
+          if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
+        }
+        for (int r = 0; r < R; ++r) {
+          const size_t idx =
+              std::lower_bound(rc.begin(), rc.end(), rec_thrs[r]) - rc.begin();
+          result.precision
+              [(((static_cast<size_t>(t) * R + r) * K + k) * A + a) * M + m] =
+              idx < nd ? pr[idx] : 0.0;
+        }
+      }
+    }
+  }
+}
+
+// Mean of the entries > -1 gathered by `collect`, or -1 if none.
+template <typename Collect>
+double MeanOfValid(NumpySumRule rule, Collect collect) {
+  std::vector<double> values;
+  collect([&values](double v) {
+    if (v > -1) values.push_back(v);
+  });
+  return values.empty() ? -1.0 : NumpyMean(values, rule);
+}
+
+std::vector<int> IndicesOf(const std::vector<double>& thrs, double value) {
+  std::vector<int> out;
+  for (size_t i = 0; i < thrs.size(); ++i) {
+    if (thrs[i] == value) out.push_back(static_cast<int>(i));
+  }
+  return out;
+}
+
+std::vector<int> MaxDetIndices(const std::vector<int>& max_dets, int value) {
+  std::vector<int> out;
+  for (size_t i = 0; i < max_dets.size(); ++i) {
+    if (max_dets[i] == value) out.push_back(static_cast<int>(i));
+  }
+  return out;
+}
+
+// pycocotools' _summarize over precision (ap) or recall.
+double Summarize(const CocoEvalResult& r, NumpySumRule rule, bool ap,
+                 const std::vector<int>& ts, int a,
+                 const std::vector<int>& ms) {
+  return MeanOfValid(rule, [&](auto add) {
+    for (int t : ts) {
+      if (ap) {
+        for (int rr = 0; rr < r.R; ++rr) {
+          for (int k = 0; k < r.K; ++k) {
+            for (int m : ms) add(r.Precision(t, rr, k, a, m));
+          }
+        }
+      } else {
+        for (int k = 0; k < r.K; ++k) {
+          for (int m : ms) add(r.Recall(t, k, a, m));
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+std::vector<double> CocoIouThresholds() {
+  // np.linspace(0.5, 0.95, 10): step = (0.95 - 0.5) / 9, element i =
+  // i * step + 0.5 rounded twice, last element = 0.95.
+  const double start = 0.5, stop = 0.95;
+  const double step = (stop - start) / 9;
+  std::vector<double> thrs(10);
+  for (int i = 0; i < 10; ++i) {
+    const volatile double scaled = i * step;  // No contraction into an FMA.
+    thrs[i] = scaled + start;
+  }
+  thrs[9] = stop;
+  return thrs;
+}
+
+std::vector<double> CocoRecallThresholds() {
+  std::vector<double> thrs(101);
+  const double step = 1.0 / 100;
+  for (int i = 0; i < 101; ++i) thrs[i] = i * step + 0.0;
+  thrs[100] = 1.0;
+  return thrs;
+}
+
+double CocoBoxIou(const std::array<double, 4>& d,
+                  const std::array<double, 4>& g, bool gt_is_crowd) {
+  const double da = d[2] * d[3];
+  const double ga = g[2] * g[3];
+  const double iw = std::fmin(d[0] + d[2], g[0] + g[2]) - std::fmax(d[0], g[0]);
+  if (iw <= 0) return 0.0;
+  const double ih = std::fmin(d[1] + d[3], g[1] + g[3]) - std::fmax(d[1], g[1]);
+  if (ih <= 0) return 0.0;
+  const double inter = iw * ih;
+  const double uni = gt_is_crowd ? da : (da + ga) - inter;
+  return inter / uni;
+}
+
+const std::array<const char*, 12>& CocoStatNames() {
+  static const std::array<const char*, 12> kNames = {
+      "AP",  "AP50", "AP75",  "APs", "APm", "APl",
+      "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"};
+  return kNames;
+}
+
+absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
+    const CocoDataset& gt, const std::vector<CocoDetection>& detections,
+    const CocoEvalOptions& options) {
+  CocoEvalResult result;
+  result.iou_thresholds = options.iou_thresholds.empty()
+                              ? CocoIouThresholds()
+                              : options.iou_thresholds;
+  result.recall_thresholds = options.recall_thresholds.empty()
+                                 ? CocoRecallThresholds()
+                                 : options.recall_thresholds;
+  result.max_dets = options.max_dets;
+  std::sort(result.max_dets.begin(), result.max_dets.end());
+  if (result.max_dets.empty() || result.max_dets.front() < 1) {
+    return absl::InvalidArgumentError("max_dets must be positive integers");
+  }
+  const std::vector<double>& iou_thrs = result.iou_thresholds;
+  const int max_det = result.max_dets.back();
+
+  // Images and categories, sorted and deduplicated.
+  std::vector<int64_t> image_ids;
+  for (const CocoImage& image : gt.images) image_ids.push_back(image.id);
+  std::sort(image_ids.begin(), image_ids.end());
+  image_ids.erase(std::unique(image_ids.begin(), image_ids.end()),
+                  image_ids.end());
+  const int I = static_cast<int>(image_ids.size());
+  absl::flat_hash_map<int64_t, int> image_index;
+  for (int i = 0; i < I; ++i) image_index[image_ids[i]] = i;
+  std::vector<int64_t> cat_ids;
+  for (const CocoCategory& cat : gt.categories) cat_ids.push_back(cat.id);
+  std::sort(cat_ids.begin(), cat_ids.end());
+  cat_ids.erase(std::unique(cat_ids.begin(), cat_ids.end()), cat_ids.end());
+  const int C = static_cast<int>(cat_ids.size());
+  absl::flat_hash_map<int64_t, int> cat_index;
+  for (int c = 0; c < C; ++c) cat_index[cat_ids[c]] = c;
+
+  // Cells keyed by (category, image); GT in pycocotools' traversal order.
+  absl::flat_hash_map<int64_t, int> cell_of;
+  std::vector<Cell> cat_cells;  // Per (category, image).
+  std::vector<int> cat_cell_cat;
+  auto cell_for = [&](int c, int i) -> Cell& {
+    const int64_t key = static_cast<int64_t>(c) * I + i;
+    auto [it, inserted] =
+        cell_of.emplace(key, static_cast<int>(cat_cells.size()));
+    if (inserted) {
+      cat_cells.emplace_back();
+      cat_cells.back().image = i;
+      cat_cell_cat.push_back(c);
+    }
+    return cat_cells[it->second];
+  };
+
+  absl::flat_hash_map<int64_t, int> last_with_id;
+  for (size_t j = 0; j < gt.annotations.size(); ++j) {
+    last_with_id[gt.annotations[j].id] = static_cast<int>(j);
+  }
+  std::vector<std::vector<int>> occurrences(I);  // imgToAnns, file order.
+  for (size_t j = 0; j < gt.annotations.size(); ++j) {
+    const auto it = image_index.find(gt.annotations[j].image_id);
+    if (it != image_index.end())
+      occurrences[it->second].push_back(static_cast<int>(j));
+  }
+  std::vector<GtRef> gt_refs;
+  for (int i = 0; i < I; ++i) {
+    for (int j : occurrences[i]) {
+      if (options.use_cats &&
+          !cat_index.contains(gt.annotations[j].category_id))
+        continue;
+      const int resolved = last_with_id[gt.annotations[j].id];
+      const CocoAnnotation& ann = gt.annotations[resolved];
+      const auto img = image_index.find(ann.image_id);
+      const auto cat = cat_index.find(ann.category_id);
+      if (img == image_index.end() || cat == cat_index.end()) continue;
+      if ((!ann.area.has_value() || !ann.iscrowd.has_value()) &&
+          !options.default_missing_fields) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ground-truth annotation id ", ann.id, " (annotations[", resolved,
+            "]) has no \"", ann.area.has_value() ? "iscrowd" : "area",
+            "\" (pycocotools requires both)"));
+      }
+      const bool crowd = ann.iscrowd.value_or(0) != 0;
+      gt_refs.push_back(
+          {&ann.bbox, ann.area.value_or(ann.bbox[2] * ann.bbox[3]), ann.id,
+           crowd,
+           crowd || (options.honor_ignore && ann.ignore.value_or(0) != 0)});
+      cell_for(cat->second, img->second)
+          .gts.push_back(static_cast<int>(gt_refs.size()) - 1);
+      ++result.num_gt;
+    }
+  }
+
+  // Detections: loadRes rules (area = w*h, id = position + 1).
+  std::vector<DtRef> dt_refs;
+  dt_refs.reserve(detections.size());
+  for (size_t j = 0; j < detections.size(); ++j) {
+    const CocoDetection& det = detections[j];
+    const auto img = image_index.find(det.image_id);
+    if (img == image_index.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("results[", j, "] names image_id ", det.image_id,
+                       ", which is not an image of the ground truth"));
+    }
+    for (double v : det.bbox) {
+      if (!std::isfinite(v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("results[", j, "] (image_id ", det.image_id,
+                         "): bbox has a non-finite number"));
+      }
+    }
+    if (det.bbox[2] < 0 || det.bbox[3] < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("results[", j, "] (image_id ", det.image_id,
+                       "): bbox has a negative size [", det.bbox[0], ", ",
+                       det.bbox[1], ", ", det.bbox[2], ", ", det.bbox[3], "]"));
+    }
+    if (!std::isfinite(det.score)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("results[", j, "] (image_id ", det.image_id,
+                       "): score is not finite"));
+    }
+    const auto cat = cat_index.find(det.category_id);
+    if (cat == cat_index.end())
+      continue;  // Never evaluated (pycocotools drops it).
+    dt_refs.push_back({&det.bbox, det.score, det.bbox[2] * det.bbox[3],
+                       static_cast<int64_t>(j) + 1});
+    cell_for(cat->second, img->second)
+        .dts.push_back(static_cast<int>(dt_refs.size()) - 1);
+  }
+  result.num_detections = static_cast<int64_t>(dt_refs.size());
+  result.num_images = I;
+
+  // Evaluation cells: (category, image), or whole images when !use_cats.
+  std::vector<Cell> cells;
+  std::vector<std::vector<int>> cells_of_k;
+  if (options.use_cats) {
+    result.category_ids = cat_ids;
+    cells_of_k.resize(C);
+    cells = std::move(cat_cells);
+    for (size_t id = 0; id < cells.size(); ++id)
+      cells_of_k[cat_cell_cat[id]].push_back(id);
+    for (auto& ids : cells_of_k) {
+      std::sort(ids.begin(), ids.end(),
+                [&](int x, int y) { return cells[x].image < cells[y].image; });
+    }
+  } else {
+    result.category_ids = {-1};
+    std::vector<int> order(cat_cells.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int x, int y) {
+      return cat_cells[x].image != cat_cells[y].image
+                 ? cat_cells[x].image < cat_cells[y].image
+                 : cat_cell_cat[x] < cat_cell_cat[y];
+    });
+    cells_of_k.resize(1);
+    for (int id : order) {
+      const Cell& part = cat_cells[id];
+      if (cells.empty() || cells.back().image != part.image) {
+        cells.emplace_back();
+        cells.back().image = part.image;
+        cells_of_k[0].push_back(static_cast<int>(cells.size()) - 1);
+      }
+      Cell& cell = cells.back();
+      cell.gts.insert(cell.gts.end(), part.gts.begin(), part.gts.end());
+      cell.dts.insert(cell.dts.end(), part.dts.begin(), part.dts.end());
+    }
+  }
+
+  result.T = static_cast<int>(iou_thrs.size());
+  result.R = static_cast<int>(result.recall_thresholds.size());
+  result.K = static_cast<int>(cells_of_k.size());
+  result.M = static_cast<int>(result.max_dets.size());
+  result.precision.assign(
+      static_cast<size_t>(result.T) * result.R * result.K * result.A * result.M,
+      -1.0);
+  result.recall.assign(
+      static_cast<size_t>(result.T) * result.K * result.A * result.M, -1.0);
+
+  const int threads = ResolveThreads(options.threads);
+  ParallelFor(static_cast<int64_t>(cells.size()), threads, [&](int64_t id) {
+    Cell& cell = cells[id];
+    std::stable_sort(cell.dts.begin(), cell.dts.end(), [&](int x, int y) {
+      return dt_refs[x].score > dt_refs[y].score;
+    });
+    if (static_cast<int>(cell.dts.size()) > max_det) cell.dts.resize(max_det);
+    MatchCell(gt_refs, dt_refs, iou_thrs, options.fix_zero_gt_id, cell);
+  });
+
+  const std::vector<int> t50 = IndicesOf(iou_thrs, 0.5);
+  const std::vector<int> t75 = IndicesOf(iou_thrs, 0.75);
+  if (options.use_cats) {
+    result.per_class.resize(result.K);
+    for (int k = 0; k < result.K; ++k) {
+      result.per_class[k].category_id = cat_ids[k];
+      for (const CocoCategory& cat : gt.categories) {
+        if (cat.id == cat_ids[k]) {
+          result.per_class[k].name = cat.name;
+          break;
+        }
+      }
+    }
+  }
+  const int f1_t = t50.empty() ? 0 : t50[0];
+  ParallelFor(result.K, threads, [&](int64_t k) {
+    AccumulateCategory(cells, cells_of_k[k], dt_refs, static_cast<int>(k),
+                       result.recall_thresholds, result,
+                       options.use_cats ? &result.per_class[k] : nullptr, f1_t);
+  });
+
+  // Summarize.
+  const NumpySumRule rule = options.sum_rule;
+  std::vector<int> all_t(result.T);
+  std::iota(all_t.begin(), all_t.end(), 0);
+  const std::vector<int>& md = result.max_dets;
+  auto md_at = [&](size_t i) { return md[std::min(i, md.size() - 1)]; };
+  const std::vector<int> m100 = MaxDetIndices(md, 100);
+  const std::vector<int> m2 = MaxDetIndices(md, md_at(2));
+  auto& s = result.stats;
+  s[0] = Summarize(result, rule, true, all_t, 0, m100);
+  s[1] = Summarize(result, rule, true, t50, 0, m2);
+  s[2] = Summarize(result, rule, true, t75, 0, m2);
+  s[3] = Summarize(result, rule, true, all_t, 1, m2);
+  s[4] = Summarize(result, rule, true, all_t, 2, m2);
+  s[5] = Summarize(result, rule, true, all_t, 3, m2);
+  s[6] = Summarize(result, rule, false, all_t, 0, MaxDetIndices(md, md_at(0)));
+  s[7] = Summarize(result, rule, false, all_t, 0, MaxDetIndices(md, md_at(1)));
+  s[8] = Summarize(result, rule, false, all_t, 0, m2);
+  s[9] = Summarize(result, rule, false, all_t, 1, m2);
+  s[10] = Summarize(result, rule, false, all_t, 2, m2);
+  s[11] = Summarize(result, rule, false, all_t, 3, m2);
+
+  // Per-class means over each category's own slices.
+  for (int k = 0; k < static_cast<int>(result.per_class.size()); ++k) {
+    CocoClassMetrics& c = result.per_class[k];
+    const int last_m = result.M - 1;
+    auto class_ap = [&](const std::vector<int>& ts, int a) {
+      return MeanOfValid(rule, [&](auto add) {
+        for (int t : ts) {
+          for (int r = 0; r < result.R; ++r)
+            add(result.Precision(t, r, k, a, last_m));
+        }
+      });
+    };
+    auto class_ar = [&](int m) {
+      return MeanOfValid(rule, [&](auto add) {
+        for (int t = 0; t < result.T; ++t) add(result.Recall(t, k, 0, m));
+      });
+    };
+    c.ap = class_ap(all_t, 0);
+    c.ap50 = class_ap(t50, 0);
+    c.ap75 = class_ap(t75, 0);
+    c.ap_small = class_ap(all_t, 1);
+    c.ap_medium = class_ap(all_t, 2);
+    c.ap_large = class_ap(all_t, 3);
+    c.ar1 = class_ar(std::min(0, last_m));
+    c.ar10 = class_ar(std::min(1, last_m));
+    c.ar100 = class_ar(std::min(2, last_m));
+    for (int id : cells_of_k[k]) {
+      c.num_gt += cells[id].npig[0];
+    }
+  }
+  // Detections per category before the maxDet truncation.
+  if (options.use_cats) {
+    std::vector<int64_t> per_cat(C, 0);
+    for (const CocoDetection& det : detections) {
+      const auto cat = cat_index.find(det.category_id);
+      if (cat != cat_index.end()) ++per_cat[cat->second];
+    }
+    for (int k = 0; k < C; ++k) result.per_class[k].num_detections = per_cat[k];
+  }
+  return result;
+}
+
+std::string FormatCocoSummary(const CocoEvalResult& result) {
+  const std::vector<double>& thrs = result.iou_thresholds;
+  const std::vector<int>& md = result.max_dets;
+  auto md_at = [&](size_t i) { return md[std::min(i, md.size() - 1)]; };
+  struct Line {
+    bool ap;
+    double iou;  // < 0: the whole range.
+    int area;
+    int max_dets;
+  };
+  const Line lines[12] = {{true, -1, 0, 100},        {true, 0.5, 0, md_at(2)},
+                          {true, 0.75, 0, md_at(2)}, {true, -1, 1, md_at(2)},
+                          {true, -1, 2, md_at(2)},   {true, -1, 3, md_at(2)},
+                          {false, -1, 0, md_at(0)},  {false, -1, 0, md_at(1)},
+                          {false, -1, 0, md_at(2)},  {false, -1, 1, md_at(2)},
+                          {false, -1, 2, md_at(2)},  {false, -1, 3, md_at(2)}};
+  std::string out;
+  for (int i = 0; i < 12; ++i) {
+    const Line& line = lines[i];
+    const std::string iou =
+        line.iou < 0 ? absl::StrFormat("%0.2f:%0.2f", thrs.front(), thrs.back())
+                     : absl::StrFormat("%0.2f", line.iou);
+    absl::StrAppendFormat(
+        &out, " %-18s %s @[ IoU=%-9s | area=%6s | maxDets=%3d ] = %0.3f\n",
+        line.ap ? "Average Precision" : "Average Recall",
+        line.ap ? "(AP)" : "(AR)", iou, kAreaNames[line.area], line.max_dets,
+        result.stats[i]);
+  }
+  return out;
+}
+
+}  // namespace cvt
