@@ -47,6 +47,10 @@ struct Cell {
   std::array<std::vector<uint8_t>, 4> outcomes;
 };
 
+std::string Prefix(const std::string& source) {
+  return source.empty() ? "" : source + ": ";
+}
+
 bool Outside(double area, int a) {
   return area < kAreaRanges[a][0] || area > kAreaRanges[a][1];
 }
@@ -378,8 +382,9 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
       if ((!ann.area.has_value() || !ann.iscrowd.has_value()) &&
           !options.default_missing_fields) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "ground-truth annotation id ", ann.id, " (annotations[", resolved,
-            "]) has no \"", ann.area.has_value() ? "iscrowd" : "area",
+            Prefix(options.gt_source), "ground-truth annotation id ", ann.id,
+            " (annotations[", resolved, "]) has no \"",
+            ann.area.has_value() ? "iscrowd" : "area",
             "\" (pycocotools requires both)"));
       }
       const bool crowd = ann.iscrowd.value_or(0) != 0;
@@ -400,27 +405,27 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
     const CocoDetection& det = detections[j];
     const auto img = image_index.find(det.image_id);
     if (img == image_index.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("results[", j, "] names image_id ", det.image_id,
-                       ", which is not an image of the ground truth"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          Prefix(options.dt_source), "results[", j, "] names image_id ",
+          det.image_id, ", which is not an image of the ground truth"));
     }
     for (double v : det.bbox) {
       if (!std::isfinite(v)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("results[", j, "] (image_id ", det.image_id,
-                         "): bbox has a non-finite number"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            Prefix(options.dt_source), "results[", j, "] (image_id ",
+            det.image_id, "): bbox has a non-finite number"));
       }
     }
     if (det.bbox[2] < 0 || det.bbox[3] < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("results[", j, "] (image_id ", det.image_id,
-                       "): bbox has a negative size [", det.bbox[0], ", ",
-                       det.bbox[1], ", ", det.bbox[2], ", ", det.bbox[3], "]"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          Prefix(options.dt_source), "results[", j, "] (image_id ",
+          det.image_id, "): bbox has a negative size [", det.bbox[0], ", ",
+          det.bbox[1], ", ", det.bbox[2], ", ", det.bbox[3], "]"));
     }
     if (!std::isfinite(det.score)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("results[", j, "] (image_id ", det.image_id,
-                       "): score is not finite"));
+          absl::StrCat(Prefix(options.dt_source), "results[", j, "] (image_id ",
+                       det.image_id, "): score is not finite"));
     }
     const auto cat = cat_index.find(det.category_id);
     if (cat == cat_index.end())

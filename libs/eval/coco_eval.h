@@ -66,6 +66,10 @@ struct CocoEvalOptions {
   NumpySumRule sum_rule = NumpySumRule::kWholeArray;
   // Worker threads; 0 = all cores.
   int threads = 0;
+  // File names that prefix error messages ("dt.json: results[3] ..."); may
+  // be empty.
+  std::string gt_source;
+  std::string dt_source;
   // Opt-in deviations from pycocotools:
   // GT `ignore` counts as ignore (pycocotools overwrites it with iscrowd).
   bool honor_ignore = false;
