@@ -14,6 +14,11 @@ if ! scripts/check_format.sh; then
   exit 1
 fi
 
+# The interpreter that setup.sh installed pycocotools into, by its real path
+# (Bazel gives tests their own HOME, which breaks version-manager shims).
+CVT_PYTHON="$(python3 -c 'import sys; print(sys.executable)')"
+export CVT_PYTHON
+
 echo "== bazel test //..."
 bazel test --nocache_test_results //... "$@"
 status=$?

@@ -66,8 +66,24 @@ expect 2 "--checkpoint is required" stderr -- tools/train/train test --data=d
 expect 1 "not available in this release yet" stderr -- \
   tools/train/train fit --config=$cfg --data=d --run_dir="$TEST_TMPDIR/run"
 [ -e "$TEST_TMPDIR/run" ] && { echo "FAIL: train wrote $TEST_TMPDIR/run"; failures=$((failures + 1)); }
-expect 1 "not available in this release yet" stderr -- \
-  tools/evaluate_map/evaluate_map --gt=a.json --dt=b.json
+
+# evaluate_map: exit codes on real files, results from stdin.
+gt="$TEST_TMPDIR/gt.json"
+cat >"$gt" <<'JSON'
+{"images": [{"id": 1, "file_name": "a.jpg"}], "categories": [{"id": 1, "name": "cat"}],
+ "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10],
+                  "area": 100, "iscrowd": 0}]}
+JSON
+echo '[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5}]' >"$TEST_TMPDIR/dt.json"
+echo '[{"image_id": 3, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5}]' >"$TEST_TMPDIR/bad.json"
+expect 0 "Average Precision  \(AP\) @\[ IoU=0.50:0.95 \| area=   all \| maxDets=100 \] = 1.000" stdout -- \
+  tools/evaluate_map/evaluate_map --gt="$gt" --dt="$TEST_TMPDIR/dt.json"
+expect 0 "maxDets=100 \] = 1.000" stdout -- \
+  bash -c "tools/evaluate_map/evaluate_map --gt='$gt' --dt=- <'$TEST_TMPDIR/dt.json'"
+expect 2 "evaluate_map: error: .*bad.json: results\[0\] names image_id 3" stderr -- \
+  tools/evaluate_map/evaluate_map --gt="$gt" --dt="$TEST_TMPDIR/bad.json"
+expect 2 "evaluate_map: error: cannot open .*missing.json" stderr -- \
+  tools/evaluate_map/evaluate_map --gt="$TEST_TMPDIR/missing.json" --dt="$TEST_TMPDIR/dt.json"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"

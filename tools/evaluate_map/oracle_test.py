@@ -37,6 +37,7 @@ def make_pair(rng: random.Random, index: int):
     annotations = []
     next_id = rng.choice([0, 1])  # Sometimes a GT with id 0.
     boxes_by_image = {}
+    tie_dets = []
     for image_id in image_ids:
         if rng.random() < 0.15:
             continue  # An image without GT.
@@ -66,10 +67,30 @@ def make_pair(rng: random.Random, index: int):
                 next_id += 1
             annotations.append(ann)
             boxes_by_image.setdefault(image_id, []).append(ann)
+    # Equal-IoU ties: DT1 sits exactly between two GTs (same IoU with both),
+    # DT2 overlaps only the first. pycocotools gives DT1 to the later GT, so
+    # DT2 can still match the first one; any other tie rule loses a match.
+    for image_id in image_ids:
+        if rng.random() < 0.35:
+            cat = cat_ids[0]
+            s = rng.choice([2.0, 4.0, 6.0])
+            side = rng.choice([20.0, 40.0, 64.0])
+            x, y = float(rng.randint(0, 400)), float(rng.randint(0, 300))
+            first = {"id": next_id, "image_id": image_id, "category_id": cat,
+                     "bbox": [x, y, side, side], "area": side * side, "iscrowd": 0}
+            second = {"id": next_id + 1, "image_id": image_id, "category_id": cat,
+                      "bbox": [x + s, y, side, side], "area": side * side, "iscrowd": 0}
+            next_id += 2
+            annotations += [first, second]
+            boxes_by_image.setdefault(image_id, [])
+            tie_dets.append({"image_id": image_id, "category_id": cat,
+                             "bbox": [x + s / 2, y, side, side], "score": 0.99})
+            tie_dets.append({"image_id": image_id, "category_id": cat,
+                             "bbox": [x - s / 2, y, side, side], "score": 0.98})
     categories = [{"id": c, "name": f"c{c}"} for c in cat_ids]
     gt = {"images": images, "annotations": annotations, "categories": categories}
 
-    results = []
+    results = list(tie_dets)
     unknown_cat = max(cat_ids) + 1
     for image_id in image_ids:
         gts = boxes_by_image.get(image_id, [])
