@@ -17,15 +17,20 @@ absl::StatusOr<rapidjson::Document> ParseJson(absl::string_view text,
       rapidjson::kParseFullPrecisionFlag | rapidjson::kParseNanAndInfFlag;
   document.Parse<kFlags>(text.data(), text.size());
   if (!document.HasParseError()) return document;
-  const size_t offset = std::min(document.GetErrorOffset(), text.size());
+  return JsonErrorAt(text, source_name, document.GetErrorOffset(),
+                     rapidjson::GetParseError_En(document.GetParseError()));
+}
+
+absl::Status JsonErrorAt(absl::string_view text, absl::string_view source_name,
+                         size_t offset, absl::string_view message) {
+  offset = std::min(offset, text.size());
   const absl::string_view before = text.substr(0, offset);
   const size_t line = 1 + std::count(before.begin(), before.end(), '\n');
   const size_t line_start = before.rfind('\n');
   const size_t column =
       line_start == absl::string_view::npos ? offset + 1 : offset - line_start;
   return absl::InvalidArgumentError(
-      absl::StrCat(source_name, ":", line, ":", column, ": ",
-                   rapidjson::GetParseError_En(document.GetParseError())));
+      absl::StrCat(source_name, ":", line, ":", column, ": ", message));
 }
 
 absl::StatusOr<rapidjson::Document> ReadJsonFile(absl::string_view path) {

@@ -48,6 +48,11 @@ namespace cvt {
 absl::StatusOr<rapidjson::Document> ParseJson(absl::string_view text,
                                               absl::string_view source_name);
 
+// Returns InvalidArgument "<source_name>:<line>:<column>: <message>" for a
+// byte `offset` into `text` (for SAX parsers that report offsets).
+absl::Status JsonErrorAt(absl::string_view text, absl::string_view source_name,
+                         size_t offset, absl::string_view message);
+
 // Reads and parses the file at `path` (errors name the path as the source).
 absl::StatusOr<rapidjson::Document> ReadJsonFile(absl::string_view path);
 

@@ -9,6 +9,9 @@
 #include "libs/base/json.h"
 #include "libs/base/status_macros.h"
 #include "rapidjson/document.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -209,26 +212,6 @@ std::string ParseCategory(const Value& v, CocoCategory* cat,
   return "";
 }
 
-std::string ParseDetection(const Value& v, CocoDetection* det,
-                           std::string* kind) {
-  *kind = "missing_key";
-  for (auto [key, out] :
-       {std::pair<const char*, int64_t*>{"image_id", &det->image_id},
-        {"category_id", &det->category_id}}) {
-    std::string error = IdError(v, key, out);
-    if (!error.empty()) return error;
-  }
-  if (!v.HasMember("bbox")) return "missing key \"bbox\"";
-  const auto score = v.FindMember("score");
-  if (score == v.MemberEnd()) return "missing key \"score\"";
-  *kind = "bad_bbox";
-  if (!ReadBox(v, &det->bbox)) return "bbox must be a list of 4 numbers";
-  *kind = "bad_type";
-  if (!score->value.IsNumber()) return "\"score\" must be a number";
-  det->score = score->value.GetDouble();
-  return "";
-}
-
 void WriteBox(JsonWriter& json, const std::array<double, 4>& box) {
   json.Key("bbox");
   json.StartArray();
@@ -342,29 +325,258 @@ absl::Status WriteCocoDataset(const CocoDataset& dataset,
   return WriteFileAtomically(path, CocoDatasetToJson(dataset));
 }
 
+namespace {
+
+// Streams a results list straight into CocoDetection records (no DOM): the
+// results file is the large input of evaluate_map. Messages and the order of
+// the checks match those of the ground-truth records.
+class ResultsHandler
+    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ResultsHandler> {
+ public:
+  ResultsHandler(ProblemSink& sink, std::vector<CocoDetection>& out)
+      : sink_(sink), out_(out) {}
+
+  bool not_a_list() const { return not_a_list_; }
+  bool stopped() const { return stopped_; }
+
+  bool StartObject() { return Open(/*object=*/true); }
+  bool StartArray() { return Open(/*object=*/false); }
+  bool EndObject(rapidjson::SizeType) { return Close(); }
+  bool EndArray(rapidjson::SizeType) { return Close(); }
+
+  bool Key(const char* key, rapidjson::SizeType length, bool) {
+    if (depth_ != 2 || non_object_) return true;
+    const absl::string_view name(key, length);
+    field_ = kOther;
+    if (name == "image_id") field_ = kImageId;
+    if (name == "category_id") field_ = kCategoryId;
+    if (name == "bbox") field_ = kBbox;
+    if (name == "score") field_ = kScore;
+    return true;
+  }
+
+  bool Null() { return Scalar(Kind::kOther, 0, 0); }
+  bool Bool(bool) { return Scalar(Kind::kOther, 0, 0); }
+  bool String(const char*, rapidjson::SizeType, bool) {
+    return Scalar(Kind::kString, 0, 0);
+  }
+  bool Int(int v) { return Scalar(Kind::kInteger, v, v); }
+  bool Uint(unsigned v) { return Scalar(Kind::kInteger, v, v); }
+  bool Int64(int64_t v) {
+    return Scalar(Kind::kInteger, static_cast<double>(v), v);
+  }
+  bool Uint64(uint64_t v) {
+    if (v > static_cast<uint64_t>(INT64_MAX)) {
+      return Scalar(Kind::kNumber, static_cast<double>(v), 0);
+    }
+    return Scalar(Kind::kInteger, static_cast<double>(v),
+                  static_cast<int64_t>(v));
+  }
+  bool Double(double v) { return Scalar(Kind::kNumber, v, 0); }
+
+ private:
+  enum Field { kOther, kImageId, kCategoryId, kBbox, kScore };
+  enum class Kind { kInteger, kNumber, kString, kOther };
+  // A field's state: absent, ok, or present with the wrong type.
+  enum State { kAbsent, kOk, kBad, kBadString };
+
+  bool Open(bool object) {
+    ++depth_;
+    if (depth_ == 1) {
+      if (object) {
+        not_a_list_ = true;
+        return false;
+      }
+      return true;
+    }
+    if (depth_ == 2) {
+      BeginElement();
+      if (!object) non_object_ = true;
+      return true;
+    }
+    if (depth_ == 3 && !non_object_ && field_ == kBbox && bbox_ == kAbsent &&
+        !object) {
+      in_bbox_ = true;
+      bbox_count_ = 0;
+      bbox_bad_ = false;
+      return true;
+    }
+    if (depth_ == 3 && !non_object_) {
+      MarkBad(kBad);  // A nested value where ours expect a scalar.
+    }
+    if (in_bbox_) bbox_bad_ = true;
+    return true;
+  }
+
+  bool Close() {
+    --depth_;
+    if (depth_ == 2 && in_bbox_) {
+      in_bbox_ = false;
+      bbox_ = (bbox_count_ == 4 && !bbox_bad_) ? kOk : kBad;
+    } else if (depth_ == 1) {
+      return EndElement();
+    }
+    return true;
+  }
+
+  bool Scalar(Kind kind, double value, int64_t integer) {
+    if (depth_ == 0) {
+      not_a_list_ = true;
+      return false;
+    }
+    if (depth_ == 1) {  // A non-object element of the list.
+      BeginElement();
+      non_object_ = true;
+      return EndElement();
+    }
+    if (in_bbox_ && depth_ == 3) {
+      if (kind == Kind::kInteger || kind == Kind::kNumber) {
+        if (bbox_count_ < 4) det_.bbox[bbox_count_] = value;
+        ++bbox_count_;
+      } else {
+        bbox_bad_ = true;
+      }
+      return true;
+    }
+    if (depth_ != 2 || non_object_) return true;
+    switch (field_) {
+      case kImageId:
+      case kCategoryId: {
+        State& state = field_ == kImageId ? image_id_ : category_id_;
+        if (state != kAbsent) return true;  // The first occurrence wins.
+        int64_t id = integer;
+        bool ok = kind == Kind::kInteger;
+        if (kind == Kind::kNumber && std::isfinite(value) &&
+            value == std::floor(value) && std::fabs(value) < 9.2e18) {
+          id = static_cast<int64_t>(value);
+          ok = true;
+        }
+        state = ok ? kOk : (kind == Kind::kString ? kBadString : kBad);
+        (field_ == kImageId ? det_.image_id : det_.category_id) = id;
+        break;
+      }
+      case kBbox:
+        if (bbox_ == kAbsent) bbox_ = kBad;
+        break;
+      case kScore:
+        if (score_ != kAbsent) return true;
+        score_ = (kind == Kind::kInteger || kind == Kind::kNumber) ? kOk : kBad;
+        det_.score = value;
+        break;
+      case kOther:
+        break;
+    }
+    return true;
+  }
+
+  void MarkBad(State bad) {
+    switch (field_) {
+      case kImageId:
+        if (image_id_ == kAbsent) image_id_ = bad;
+        break;
+      case kCategoryId:
+        if (category_id_ == kAbsent) category_id_ = bad;
+        break;
+      case kBbox:
+        if (bbox_ == kAbsent) bbox_ = bad;
+        break;
+      case kScore:
+        if (score_ == kAbsent) score_ = bad;
+        break;
+      case kOther:
+        break;
+    }
+  }
+
+  void BeginElement() {
+    det_ = CocoDetection();
+    image_id_ = category_id_ = bbox_ = score_ = kAbsent;
+    field_ = kOther;
+    non_object_ = false;
+    in_bbox_ = false;
+  }
+
+  static std::string IdProblem(const char* key, State state) {
+    if (state == kAbsent) return absl::StrCat("missing key \"", key, "\"");
+    return absl::StrCat(
+        "\"", key, "\" must be an integer",
+        state == kBadString ? " (string ids are not supported)" : "");
+  }
+
+  bool EndElement() {
+    std::string kind = "missing_key";
+    std::string error;
+    if (non_object_) {
+      kind = "bad_type";
+      error = "must be an object";
+    } else if (image_id_ != kOk) {
+      error = IdProblem("image_id", image_id_);
+    } else if (category_id_ != kOk) {
+      error = IdProblem("category_id", category_id_);
+    } else if (bbox_ == kAbsent) {
+      error = "missing key \"bbox\"";
+    } else if (score_ == kAbsent) {
+      error = "missing key \"score\"";
+    } else if (bbox_ != kOk) {
+      kind = "bad_bbox";
+      error = "bbox must be a list of 4 numbers";
+    } else if (score_ != kOk) {
+      kind = "bad_type";
+      error = "\"score\" must be a number";
+    }
+    const size_t index = index_++;
+    if (error.empty()) {
+      out_.push_back(det_);
+      return true;
+    }
+    if (sink_.Report(kind, absl::StrCat("results[", index, "]"), error)) {
+      return true;
+    }
+    stopped_ = true;
+    return false;
+  }
+
+  ProblemSink& sink_;
+  std::vector<CocoDetection>& out_;
+  int depth_ = 0;
+  size_t index_ = 0;
+  bool not_a_list_ = false;
+  bool stopped_ = false;
+  // The element being read.
+  CocoDetection det_;
+  Field field_ = kOther;
+  State image_id_ = kAbsent, category_id_ = kAbsent, bbox_ = kAbsent,
+        score_ = kAbsent;
+  bool non_object_ = false;
+  bool in_bbox_ = false;
+  bool bbox_bad_ = false;
+  int bbox_count_ = 0;
+};
+
+}  // namespace
+
 absl::StatusOr<std::vector<CocoDetection>> ParseCocoResults(
     absl::string_view json, absl::string_view source_name,
     std::vector<CocoProblem>* problems) {
-  CVT_ASSIGN_OR_RETURN(rapidjson::Document doc, ParseJson(json, source_name));
-  if (!doc.IsArray()) {
+  ProblemSink sink(source_name, problems);
+  std::vector<CocoDetection> detections;
+  detections.reserve(json.size() / 96);
+  ResultsHandler handler(sink, detections);
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream stream(json.data(), json.size());
+  constexpr unsigned kFlags =
+      rapidjson::kParseFullPrecisionFlag | rapidjson::kParseNanAndInfFlag;
+  const rapidjson::ParseResult ok = reader.Parse<kFlags>(stream, handler);
+  if (handler.not_a_list()) {
     return absl::InvalidArgumentError(
         absl::StrCat(source_name,
                      ": a COCO results file must be a JSON list of "
                      "{image_id, category_id, bbox, score}"));
   }
-  ProblemSink sink(source_name, problems);
-  std::vector<CocoDetection> detections;
-  detections.reserve(doc.Size());
-  for (rapidjson::SizeType i = 0; i < doc.Size(); ++i) {
-    CocoDetection det;
-    std::string kind = "bad_type";
-    std::string error = doc[i].IsObject() ? ParseDetection(doc[i], &det, &kind)
-                                          : std::string("must be an object");
-    if (error.empty()) {
-      detections.push_back(det);
-    } else if (!sink.Report(kind, absl::StrCat("results[", i, "]"), error)) {
-      return sink.status();
-    }
+  if (handler.stopped()) return sink.status();
+  if (!ok) {
+    return JsonErrorAt(json, source_name, ok.Offset(),
+                       rapidjson::GetParseError_En(ok.Code()));
   }
   return detections;
 }

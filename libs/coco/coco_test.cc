@@ -144,6 +144,43 @@ TEST(CocoResultsTest, ParsesWritesAndRejects) {
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("dt.json: results[0]: missing key \"score\"")));
   EXPECT_THAT(ParseCocoResults("[]", "dt.json"), IsOkAndHolds(SizeIs(0)));
+  EXPECT_THAT(ParseCocoResults("\"[x]\"", "dt.json"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("must be a JSON list")));
+  EXPECT_THAT(ParseCocoResults("[5]", "dt.json"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dt.json: results[0]: must be an object")));
+  EXPECT_THAT(
+      ParseCocoResults(
+          R"([{"image_id": "1", "category_id": 1, "bbox": [0,0,1,1], "score": 1}])",
+          "dt.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr(
+                   "results[0]: \"image_id\" must be an integer (string ids")));
+  EXPECT_THAT(
+      ParseCocoResults(
+          R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,[1],1], "score": 1}])",
+          "dt.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("results[0]: bbox must be a list of 4 numbers")));
+  EXPECT_THAT(
+      ParseCocoResults(
+          R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": "high"}])",
+          "dt.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("results[0]: \"score\" must be a number")));
+  std::vector<CocoProblem> problems;
+  auto partial = ParseCocoResults(
+      R"([{"image_id": 1, "category_id": 1, "bbox": [0,0,1,1], "score": 1, "segmentation": {"counts": [1, {"x": 2}]}},
+          {"image_id": 1, "bbox": [0,0,1,1], "score": 1},
+          {"image_id": 2, "category_id": 3.0, "bbox": [0,0,1,1,5], "score": 1}])",
+      "dt.json", &problems);
+  ASSERT_THAT(partial, IsOk());
+  EXPECT_THAT(*partial, SizeIs(1));
+  ASSERT_THAT(problems, SizeIs(2));
+  EXPECT_THAT(problems[0].message,
+              HasSubstr("results[1]: missing key \"category_id\""));
+  EXPECT_EQ(problems[1].kind, "bad_bbox");
 }
 
 TEST(CocoSharedDataTest, ReadsRealCocoVal2014Subset) {

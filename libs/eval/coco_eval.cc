@@ -42,9 +42,9 @@ struct Cell {
   int image = 0;
   std::vector<int> gts;  // Into gt_refs, in pycocotools' cell order.
   std::vector<int> dts;  // Into dt_refs, score-sorted, truncated to maxDet.
-  // Per area range: non-ignored GT count, and outcomes [t * D + d].
+  // Per area range: non-ignored GT count; outcomes [(a * T + t) * D + d].
   std::array<int, 4> npig = {0, 0, 0, 0};
-  std::array<std::vector<uint8_t>, 4> outcomes;
+  std::vector<uint8_t> outcomes;
 };
 
 std::string Prefix(const std::string& source) {
@@ -63,7 +63,16 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
   const int G = static_cast<int>(cell.gts.size());
   const int D = static_cast<int>(cell.dts.size());
   const int T = static_cast<int>(iou_thrs.size());
-  std::vector<double> ious(static_cast<size_t>(D) * G);
+  // Per-thread scratch: cells are many and small.
+  thread_local std::vector<double> ious;
+  thread_local std::vector<int> order;
+  thread_local std::vector<uint8_t> gt_ignored;
+  thread_local std::vector<int64_t> gt_taken;  // DT id that took it; 0 = free.
+  ious.resize(static_cast<size_t>(D) * G);
+  order.resize(G);
+  gt_ignored.resize(G);
+  gt_taken.resize(G);
+  cell.outcomes.assign(static_cast<size_t>(4) * T * D, kIgnored);
   for (int d = 0; d < D; ++d) {
     const DtRef& dt = dt_refs[cell.dts[d]];
     for (int g = 0; g < G; ++g) {
@@ -72,9 +81,6 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
           CocoBoxIou(*dt.bbox, *gt.bbox, gt.crowd);
     }
   }
-  std::vector<int> order(G);
-  std::vector<uint8_t> gt_ignored(G);
-  std::vector<int64_t> gt_taken(G);  // DT id that took the GT, 0 = free.
   for (int a = 0; a < 4; ++a) {
     for (int g = 0; g < G; ++g) {
       const GtRef& gt = gt_refs[cell.gts[g]];
@@ -87,8 +93,7 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
     int npig = 0;
     for (int g = 0; g < G; ++g) npig += gt_ignored[g] == 0;
     cell.npig[a] = npig;
-    std::vector<uint8_t>& out = cell.outcomes[a];
-    out.assign(static_cast<size_t>(T) * D, kIgnored);
+    uint8_t* out = cell.outcomes.data() + static_cast<size_t>(a) * T * D;
     for (int t = 0; t < T; ++t) {
       std::fill(gt_taken.begin(), gt_taken.end(), 0);
       for (int d = 0; d < D; ++d) {
@@ -149,59 +154,76 @@ void AccumulateCategory(const std::vector<Cell>& cells,
       [](const MergedDet& x, const MergedDet& y) { return x.score > y.score; });
   const int T = result.T, R = result.R, K = result.K, A = result.A,
             M = result.M;
-  std::vector<double> rc, pr;
-  std::vector<const MergedDet*> dets;
+  const size_t nd = merged.size();
+  // pycocotools walks every merged detection, but precision only rises at
+  // true positives: recall is constant and precision falls across false
+  // positives and ignored detections after a TP. So the envelope at each
+  // recall threshold is the suffix maximum over TP positions alone, and the
+  // first position reaching a recall threshold is a TP. Same doubles, far
+  // less work.
+  std::vector<uint8_t> outcomes(static_cast<size_t>(T) * nd);
+  std::vector<std::vector<double>> tp_rc(M), tp_pr(M);
+  std::vector<double> tp_count(M), fp_count(M);
   for (int a = 0; a < A; ++a) {
     int npig = 0;
     for (int id : cell_ids) npig += cells[id].npig[a];
     if (npig == 0) continue;
-    for (int m = 0; m < M; ++m) {
-      const int max_det = result.max_dets[m];
-      dets.clear();
-      for (const MergedDet& det : merged) {
-        if (det.pos < max_det) dets.push_back(&det);
+    for (size_t i = 0; i < nd; ++i) {
+      const Cell& cell = cells[cell_ids[merged[i].cell]];
+      const size_t D = cell.dts.size();
+      const uint8_t* src =
+          cell.outcomes.data() + static_cast<size_t>(a) * T * D + merged[i].pos;
+      for (int t = 0; t < T; ++t)
+        outcomes[static_cast<size_t>(t) * nd + i] = src[t * D];
+    }
+    for (int t = 0; t < T; ++t) {
+      const uint8_t* row = outcomes.data() + static_cast<size_t>(t) * nd;
+      const bool want_f1 = metrics != nullptr && a == 0 && t == best_f1_t;
+      for (int m = 0; m < M; ++m) {
+        tp_rc[m].clear();
+        tp_pr[m].clear();
+        tp_count[m] = 0;
+        fp_count[m] = 0;
       }
-      const size_t nd = dets.size();
-      for (int t = 0; t < T; ++t) {
-        rc.resize(nd);
-        pr.resize(nd);
-        double tp = 0, fp = 0;
-        const bool want_f1 =
-            metrics != nullptr && a == 0 && m == M - 1 && t == best_f1_t;
-        double best_f1 = -1;
-        for (size_t i = 0; i < nd; ++i) {
-          const Cell& cell = cells[cell_ids[dets[i]->cell]];
-          const uint8_t outcome =
-              cell.outcomes[a][static_cast<size_t>(t) * cell.dts.size() +
-                               dets[i]->pos];
-          if (outcome == kTruePositive) tp += 1;
-          if (outcome == kFalsePositive) fp += 1;
-          rc[i] = tp / npig;
-          pr[i] = tp / ((fp + tp) + 0x1p-52);
-          if (want_f1 && outcome != kIgnored) {
+      double best_f1 = -1;
+      for (size_t i = 0; i < nd; ++i) {
+        const uint8_t outcome = row[i];
+        if (outcome == kIgnored) continue;
+        const int pos = merged[i].pos;
+        for (int m = 0; m < M; ++m) {
+          if (pos >= result.max_dets[m]) continue;
+          if (outcome == kFalsePositive) {
+            fp_count[m] += 1;
+            continue;
+          }
+          const double tp = (tp_count[m] += 1);
+          const double fp = fp_count[m];
+          tp_rc[m].push_back(tp / npig);
+          tp_pr[m].push_back(tp / ((fp + tp) + 0x1p-52));
+          if (want_f1 && m == M - 1) {
+            // F1 also peaks at true positives only.
             const double precision = tp / (tp + fp);
             const double recall = tp / npig;
-            const double f1 = precision + recall > 0 ? 2 * precision * recall /
-                                                           (precision + recall)
-                                                     : 0;
+            const double f1 = 2 * precision * recall / (precision + recall);
             if (f1 > best_f1) {
               best_f1 = f1;
-              metrics->best_f1_score_threshold = dets[i]->score;
+              metrics->best_f1_score_threshold = merged[i].score;
               metrics->tp = static_cast<int64_t>(tp);
               metrics->fp = static_cast<int64_t>(fp);
-              metrics->fn = npig - static_cast<int64_t>(tp);
               metrics->precision = precision;
               metrics->recall = recall;
               metrics->f1 = f1;
             }
           }
         }
-        if (want_f1 && best_f1 < 0) {
-          metrics->fn = npig;  // No scored detection: everything missed.
-        }
+      }
+      if (want_f1) metrics->fn = npig - metrics->tp;
+      for (int m = 0; m < M; ++m) {
         result.recall[((static_cast<size_t>(t) * K + k) * A + a) * M + m] =
-            nd > 0 ? rc[nd - 1] : 0.0;
-        for (size_t i = nd; i-- > 1;) {
+            tp_count[m] / npig;
+        std::vector<double>& rc = tp_rc[m];
+        std::vector<double>& pr = tp_pr[m];
+        for (size_t i = pr.size(); i-- > 1;) {
           if (pr[i] > pr[i - 1]) pr[i - 1] = pr[i];
         }
         for (int r = 0; r < R; ++r) {
@@ -209,7 +231,7 @@ void AccumulateCategory(const std::vector<Cell>& cells,
               std::lower_bound(rc.begin(), rc.end(), rec_thrs[r]) - rc.begin();
           result.precision
               [(((static_cast<size_t>(t) * R + r) * K + k) * A + a) * M + m] =
-              idx < nd ? pr[idx] : 0.0;
+              idx < rc.size() ? pr[idx] : 0.0;
         }
       }
     }

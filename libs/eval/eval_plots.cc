@@ -10,9 +10,9 @@
 #include "absl/strings/str_format.h"
 #include "libs/base/exceptions.h"
 #include "libs/base/file_io.h"
+#include "libs/base/png.h"
 #include "libs/base/status_macros.h"
 #include "opencv2/core.hpp"
-#include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"
 
 namespace cvt {
@@ -80,17 +80,19 @@ void DrawCurve(cv::Mat& img, cv::Rect area, const std::vector<double>& recall,
     cv::polylines(img, points, false, color, 2, cv::LINE_AA);
 }
 
-absl::Status WritePng(const cv::Mat& img, const std::string& path) {
-  std::vector<uchar> png;
-  CVT_RETURN_IF_ERROR(
-      CallCatchingExceptions("encoding " + path, [&]() -> absl::Status {
-        if (!cv::imencode(".png", img, png))
-          return absl::InternalError("cannot encode " + path);
-        return absl::OkStatus();
-      }));
-  return WriteFileAtomically(
-      path,
-      absl::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
+absl::Status WritePng(const cv::Mat& bgr, const std::string& path) {
+  std::vector<uint8_t> rgb(static_cast<size_t>(bgr.rows) * bgr.cols * 3);
+  for (int y = 0; y < bgr.rows; ++y) {
+    for (int x = 0; x < bgr.cols; ++x) {
+      const cv::Vec3b p = bgr.at<cv::Vec3b>(y, x);
+      uint8_t* out = &rgb[(static_cast<size_t>(y) * bgr.cols + x) * 3];
+      out[0] = p[2];
+      out[1] = p[1];
+      out[2] = p[0];
+    }
+  }
+  CVT_ASSIGN_OR_RETURN(std::string png, EncodePngRgb(bgr.cols, bgr.rows, rgb));
+  return WriteFileAtomically(path, png);
 }
 
 cv::Mat PrCurves(const CocoEvalResult& r) {
