@@ -61,16 +61,21 @@ absl::StatusOr<std::string> ReadFileToString(absl::string_view path) {
   const std::string file(path);
   const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
-  struct stat info;
+  struct stat info = {};
   if (fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
     close(fd);
     return absl::InvalidArgumentError(
         absl::StrCat("cannot read ", path, ": is a folder, not a file"));
   }
+  // Read straight into a buffer of the file's size (one allocation, no
+  // copies); keep reading past it in case the file grew.
   std::string contents;
-  char buffer[1 << 16];
+  size_t size = info.st_size > 0 ? static_cast<size_t>(info.st_size) : 0;
+  contents.resize(size + 1);
+  size_t used = 0;
   while (true) {
-    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (used == contents.size()) contents.resize(contents.size() * 2 + 4096);
+    const ssize_t n = read(fd, contents.data() + used, contents.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
       const int saved_errno = errno;
@@ -78,8 +83,9 @@ absl::StatusOr<std::string> ReadFileToString(absl::string_view path) {
       return ErrnoStatus(saved_errno, "cannot read", path);
     }
     if (n == 0) break;
-    contents.append(buffer, static_cast<size_t>(n));
+    used += static_cast<size_t>(n);
   }
+  contents.resize(used);
   close(fd);
   return contents;
 }

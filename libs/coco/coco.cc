@@ -1,8 +1,11 @@
 #include "libs/coco/coco.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <iterator>
+#include <optional>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "libs/base/file_io.h"
@@ -12,6 +15,7 @@
 #include "rapidjson/error/en.h"
 #include "rapidjson/memorystream.h"
 #include "rapidjson/reader.h"
+#include "rapidjson/stream.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -555,18 +559,108 @@ class ResultsHandler
 
 }  // namespace
 
+namespace {
+
+constexpr unsigned kResultsParseFlags =
+    rapidjson::kParseFullPrecisionFlag | rapidjson::kParseNanAndInfFlag;
+
+// Parses one self-contained results list; false on any parse error or
+// problem (the caller then re-parses sequentially for the exact message).
+bool ParseResultsChunk(std::string& chunk, std::vector<CocoDetection>& out) {
+  ProblemSink sink("", nullptr);
+  ResultsHandler handler(sink, out);
+  rapidjson::Reader reader;
+  // In situ: the chunk is our own copy, so strings need no copying.
+  rapidjson::InsituStringStream stream(chunk.data());
+  return static_cast<bool>(
+      reader.Parse<kResultsParseFlags | rapidjson::kParseInsituFlag>(stream,
+                                                                     handler));
+}
+
+// Offsets of '}' characters that end a top-level element and are followed by
+// ", {": candidate split points near each 1/n of `json`. A candidate inside a
+// string or a nested value makes its chunk fail to parse (the appended ']'
+// cannot close everything), so a wrong guess is always detected.
+std::vector<size_t> SplitPoints(absl::string_view json, int n) {
+  std::vector<size_t> cuts;
+  for (int part = 1; part < n; ++part) {
+    size_t pos = json.size() * part / n;
+    while (pos < json.size()) {
+      pos = json.find('}', pos);
+      if (pos == absl::string_view::npos) break;
+      size_t next = json.find_first_not_of(" \t\r\n", pos + 1);
+      if (next != absl::string_view::npos && json[next] == ',') {
+        next = json.find_first_not_of(" \t\r\n", next + 1);
+        if (next != absl::string_view::npos && json[next] == '{') {
+          cuts.push_back(pos);
+          break;
+        }
+      }
+      ++pos;
+    }
+  }
+  return cuts;
+}
+
+// Parses large files in parallel chunks; nullopt if it cannot (then the
+// sequential parser runs and reports any error exactly).
+std::optional<std::vector<CocoDetection>> ParseResultsInParallel(
+    absl::string_view json) {
+  constexpr size_t kMinChunk = size_t{4} << 20;
+  const int n = static_cast<int>(
+      std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 8,
+                        json.size() / kMinChunk}));
+  if (n < 2) return std::nullopt;
+  const std::vector<size_t> cuts = SplitPoints(json, n);
+  if (static_cast<int>(cuts.size()) != n - 1) return std::nullopt;
+  std::vector<std::string> chunks;
+  size_t begin = 0;
+  for (size_t cut : cuts) {
+    std::string chunk = begin == 0 ? "" : "[";
+    chunk.append(json.data() + begin, cut + 1 - begin);
+    chunk += "]";
+    chunks.push_back(std::move(chunk));
+    begin = json.find(',', cut) + 1;
+  }
+  chunks.push_back("[" + std::string(json.substr(begin)));
+  std::vector<std::vector<CocoDetection>> parts(chunks.size());
+  std::vector<char> ok(chunks.size(), 0);
+  for (auto& part : parts) part.reserve(json.size() / chunks.size() / 96);
+  std::vector<std::thread> workers;
+  for (size_t i = 1; i < chunks.size(); ++i) {
+    workers.emplace_back(
+        [&, i] { ok[i] = ParseResultsChunk(chunks[i], parts[i]); });
+  }
+  ok[0] = ParseResultsChunk(chunks[0], parts[0]);
+  for (std::thread& worker : workers) worker.join();
+  if (std::find(ok.begin(), ok.end(), 0) != ok.end()) return std::nullopt;
+  std::vector<CocoDetection> all;
+  size_t total = 0;
+  for (const auto& part : parts) total += part.size();
+  all.reserve(total);
+  for (const auto& part : parts)
+    all.insert(all.end(), part.begin(), part.end());
+  return all;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<CocoDetection>> ParseCocoResults(
     absl::string_view json, absl::string_view source_name,
     std::vector<CocoProblem>* problems) {
+  if (problems == nullptr) {
+    std::optional<std::vector<CocoDetection>> fast =
+        ParseResultsInParallel(json);
+    if (fast.has_value()) return *std::move(fast);
+  }
   ProblemSink sink(source_name, problems);
   std::vector<CocoDetection> detections;
   detections.reserve(json.size() / 96);
   ResultsHandler handler(sink, detections);
   rapidjson::Reader reader;
   rapidjson::MemoryStream stream(json.data(), json.size());
-  constexpr unsigned kFlags =
-      rapidjson::kParseFullPrecisionFlag | rapidjson::kParseNanAndInfFlag;
-  const rapidjson::ParseResult ok = reader.Parse<kFlags>(stream, handler);
+  const rapidjson::ParseResult ok =
+      reader.Parse<kResultsParseFlags>(stream, handler);
   if (handler.not_a_list()) {
     return absl::InvalidArgumentError(
         absl::StrCat(source_name,

@@ -42,9 +42,45 @@ struct Cell {
   int image = 0;
   std::vector<int> gts;  // Into gt_refs, in pycocotools' cell order.
   std::vector<int> dts;  // Into dt_refs, score-sorted, truncated to maxDet.
-  // Per area range: non-ignored GT count; outcomes [(a * T + t) * D + d].
+  // Per area range: non-ignored GT count; outcomes [(d * 4 + a) * T + t]
+  // (all of one detection's outcomes in one cache line).
   std::array<int, 4> npig = {0, 0, 0, 0};
   std::vector<uint8_t> outcomes;
+};
+
+// Maps sorted unique ids to their positions: a flat table when the ids are
+// compact (COCO's are), a hash map otherwise.
+class IdIndex {
+ public:
+  explicit IdIndex(const std::vector<int64_t>& sorted_ids) {
+    if (sorted_ids.empty()) return;
+    min_ = sorted_ids.front();
+    const uint64_t span = static_cast<uint64_t>(sorted_ids.back() - min_) + 1;
+    if (span <= 8 * sorted_ids.size() + 4096) {
+      table_.assign(span, -1);
+      for (size_t i = 0; i < sorted_ids.size(); ++i) {
+        table_[sorted_ids[i] - min_] = static_cast<int>(i);
+      }
+    } else {
+      for (size_t i = 0; i < sorted_ids.size(); ++i) {
+        map_[sorted_ids[i]] = static_cast<int>(i);
+      }
+    }
+  }
+  // Position of `id`, or -1.
+  int Find(int64_t id) const {
+    if (!table_.empty()) {
+      const uint64_t offset = static_cast<uint64_t>(id - min_);
+      return id >= min_ && offset < table_.size() ? table_[offset] : -1;
+    }
+    const auto it = map_.find(id);
+    return it == map_.end() ? -1 : it->second;
+  }
+
+ private:
+  int64_t min_ = 0;
+  std::vector<int> table_;
+  absl::flat_hash_map<int64_t, int> map_;
 };
 
 std::string Prefix(const std::string& source) {
@@ -93,7 +129,6 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
     int npig = 0;
     for (int g = 0; g < G; ++g) npig += gt_ignored[g] == 0;
     cell.npig[a] = npig;
-    uint8_t* out = cell.outcomes.data() + static_cast<size_t>(a) * T * D;
     for (int t = 0; t < T; ++t) {
       std::fill(gt_taken.begin(), gt_taken.end(), 0);
       for (int d = 0; d < D; ++d) {
@@ -120,7 +155,7 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
           gt_taken[m] = dt.id;
         }
         if (!matched && Outside(dt.area, a)) ignored = true;
-        out[static_cast<size_t>(t) * D + d] =
+        cell.outcomes[(static_cast<size_t>(d) * 4 + a) * T + t] =
             ignored ? kIgnored : (matched ? kTruePositive : kFalsePositive);
       }
     }
@@ -161,23 +196,24 @@ void AccumulateCategory(const std::vector<Cell>& cells,
   // recall threshold is the suffix maximum over TP positions alone, and the
   // first position reaching a recall threshold is a TP. Same doubles, far
   // less work.
-  std::vector<uint8_t> outcomes(static_cast<size_t>(T) * nd);
+  // Outcomes in merged order, [(a * T + t) * nd + i].
+  std::vector<uint8_t> outcomes(static_cast<size_t>(A) * T * nd);
+  for (size_t i = 0; i < nd; ++i) {
+    const uint8_t* src = cells[cell_ids[merged[i].cell]].outcomes.data() +
+                         static_cast<size_t>(merged[i].pos) * A * T;
+    for (int at = 0; at < A * T; ++at) {
+      outcomes[static_cast<size_t>(at) * nd + i] = src[at];
+    }
+  }
   std::vector<std::vector<double>> tp_rc(M), tp_pr(M);
   std::vector<double> tp_count(M), fp_count(M);
   for (int a = 0; a < A; ++a) {
     int npig = 0;
     for (int id : cell_ids) npig += cells[id].npig[a];
     if (npig == 0) continue;
-    for (size_t i = 0; i < nd; ++i) {
-      const Cell& cell = cells[cell_ids[merged[i].cell]];
-      const size_t D = cell.dts.size();
-      const uint8_t* src =
-          cell.outcomes.data() + static_cast<size_t>(a) * T * D + merged[i].pos;
-      for (int t = 0; t < T; ++t)
-        outcomes[static_cast<size_t>(t) * nd + i] = src[t * D];
-    }
     for (int t = 0; t < T; ++t) {
-      const uint8_t* row = outcomes.data() + static_cast<size_t>(t) * nd;
+      const uint8_t* row =
+          outcomes.data() + (static_cast<size_t>(a) * T + t) * nd;
       const bool want_f1 = metrics != nullptr && a == 0 && t == best_f1_t;
       for (int m = 0; m < M; ++m) {
         tp_rc[m].clear();
@@ -354,30 +390,33 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
   image_ids.erase(std::unique(image_ids.begin(), image_ids.end()),
                   image_ids.end());
   const int I = static_cast<int>(image_ids.size());
-  absl::flat_hash_map<int64_t, int> image_index;
-  for (int i = 0; i < I; ++i) image_index[image_ids[i]] = i;
+  const IdIndex image_index(image_ids);
   std::vector<int64_t> cat_ids;
   for (const CocoCategory& cat : gt.categories) cat_ids.push_back(cat.id);
   std::sort(cat_ids.begin(), cat_ids.end());
   cat_ids.erase(std::unique(cat_ids.begin(), cat_ids.end()), cat_ids.end());
   const int C = static_cast<int>(cat_ids.size());
-  absl::flat_hash_map<int64_t, int> cat_index;
-  for (int c = 0; c < C; ++c) cat_index[cat_ids[c]] = c;
+  const IdIndex cat_index(cat_ids);
 
   // Cells keyed by (category, image); GT in pycocotools' traversal order.
-  absl::flat_hash_map<int64_t, int> cell_of;
+  // A dense (category, image) table when it is small enough, else a map.
+  const int64_t num_keys = static_cast<int64_t>(C) * I;
+  std::vector<int> cell_table(num_keys <= (int64_t{1} << 26) ? num_keys : 0,
+                              -1);
+  absl::flat_hash_map<int64_t, int> cell_map;
   std::vector<Cell> cat_cells;  // Per (category, image).
   std::vector<int> cat_cell_cat;
   auto cell_for = [&](int c, int i) -> Cell& {
     const int64_t key = static_cast<int64_t>(c) * I + i;
-    auto [it, inserted] =
-        cell_of.emplace(key, static_cast<int>(cat_cells.size()));
-    if (inserted) {
+    int& slot = cell_table.empty() ? cell_map.try_emplace(key, -1).first->second
+                                   : cell_table[key];
+    if (slot < 0) {
+      slot = static_cast<int>(cat_cells.size());
       cat_cells.emplace_back();
       cat_cells.back().image = i;
       cat_cell_cat.push_back(c);
     }
-    return cat_cells[it->second];
+    return cat_cells[slot];
   };
 
   absl::flat_hash_map<int64_t, int> last_with_id;
@@ -386,21 +425,19 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
   }
   std::vector<std::vector<int>> occurrences(I);  // imgToAnns, file order.
   for (size_t j = 0; j < gt.annotations.size(); ++j) {
-    const auto it = image_index.find(gt.annotations[j].image_id);
-    if (it != image_index.end())
-      occurrences[it->second].push_back(static_cast<int>(j));
+    const int it = image_index.Find(gt.annotations[j].image_id);
+    if (it >= 0) occurrences[it].push_back(static_cast<int>(j));
   }
   std::vector<GtRef> gt_refs;
   for (int i = 0; i < I; ++i) {
     for (int j : occurrences[i]) {
-      if (options.use_cats &&
-          !cat_index.contains(gt.annotations[j].category_id))
+      if (options.use_cats && cat_index.Find(gt.annotations[j].category_id) < 0)
         continue;
       const int resolved = last_with_id[gt.annotations[j].id];
       const CocoAnnotation& ann = gt.annotations[resolved];
-      const auto img = image_index.find(ann.image_id);
-      const auto cat = cat_index.find(ann.category_id);
-      if (img == image_index.end() || cat == cat_index.end()) continue;
+      const int img = image_index.Find(ann.image_id);
+      const int cat = cat_index.Find(ann.category_id);
+      if (img < 0 || cat < 0) continue;
       if ((!ann.area.has_value() || !ann.iscrowd.has_value()) &&
           !options.default_missing_fields) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -414,8 +451,7 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
           {&ann.bbox, ann.area.value_or(ann.bbox[2] * ann.bbox[3]), ann.id,
            crowd,
            crowd || (options.honor_ignore && ann.ignore.value_or(0) != 0)});
-      cell_for(cat->second, img->second)
-          .gts.push_back(static_cast<int>(gt_refs.size()) - 1);
+      cell_for(cat, img).gts.push_back(static_cast<int>(gt_refs.size()) - 1);
       ++result.num_gt;
     }
   }
@@ -425,8 +461,8 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
   dt_refs.reserve(detections.size());
   for (size_t j = 0; j < detections.size(); ++j) {
     const CocoDetection& det = detections[j];
-    const auto img = image_index.find(det.image_id);
-    if (img == image_index.end()) {
+    const int img = image_index.Find(det.image_id);
+    if (img < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           Prefix(options.dt_source), "results[", j, "] names image_id ",
           det.image_id, ", which is not an image of the ground truth"));
@@ -449,13 +485,11 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
           absl::StrCat(Prefix(options.dt_source), "results[", j, "] (image_id ",
                        det.image_id, "): score is not finite"));
     }
-    const auto cat = cat_index.find(det.category_id);
-    if (cat == cat_index.end())
-      continue;  // Never evaluated (pycocotools drops it).
+    const int cat = cat_index.Find(det.category_id);
+    if (cat < 0) continue;  // Never evaluated (pycocotools drops it).
     dt_refs.push_back({&det.bbox, det.score, det.bbox[2] * det.bbox[3],
                        static_cast<int64_t>(j) + 1});
-    cell_for(cat->second, img->second)
-        .dts.push_back(static_cast<int>(dt_refs.size()) - 1);
+    cell_for(cat, img).dts.push_back(static_cast<int>(dt_refs.size()) - 1);
   }
   result.num_detections = static_cast<int64_t>(dt_refs.size());
   result.num_images = I;
@@ -593,8 +627,8 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
   if (options.use_cats) {
     std::vector<int64_t> per_cat(C, 0);
     for (const CocoDetection& det : detections) {
-      const auto cat = cat_index.find(det.category_id);
-      if (cat != cat_index.end()) ++per_cat[cat->second];
+      const int cat = cat_index.Find(det.category_id);
+      if (cat >= 0) ++per_cat[cat];
     }
     for (int k = 0; k < C; ++k) result.per_class[k].num_detections = per_cat[k];
   }
