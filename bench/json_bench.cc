@@ -3,8 +3,8 @@
 // number equals Python's) against RapidJSON's default fast-path parser, and
 // shortest round-trip double printing against printf("%.17g").
 //
-//   bazel run -c opt //bench:json_bench -- \
-//     --json=$PWD/../shared/data/eval/cocoapi_val2014_100/instances_val2014_100.json
+//   bazel run -c opt //bench:json_bench -- --json=FILE
+//   (e.g. ../shared/data/eval/cocoapi_val2014_100/instances_val2014_100.json)
 //
 // The ratio of interest is the cost of exactness: full_precision / default.
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/base/file_io.h"
@@ -181,6 +182,55 @@ TEST(CocoResultsTest, ParsesWritesAndRejects) {
   EXPECT_THAT(problems[0].message,
               HasSubstr("results[1]: missing key \"category_id\""));
   EXPECT_EQ(problems[1].kind, "bad_bbox");
+}
+
+// Large files are parsed in parallel chunks split at guessed element
+// boundaries; a guess inside a string or a nested value must never change the
+// result, and errors must still carry their exact location.
+TEST(CocoResultsTest, LargeFilesParseIdenticallyWhateverTheSplitPoints) {
+  std::string json = "[";
+  std::vector<CocoDetection> expected;
+  for (int i = 0; i < 120000; ++i) {
+    if (i > 0) json += ", ";
+    const double score = (i % 1000) / 1000.0;
+    // Every element carries strings and nested lists that look like element
+    // boundaries: "}, {" inside a string and [{...}, {...}] nested values.
+    absl::StrAppend(&json, "{\"image_id\": ", i % 500,
+                    ", \"category_id\": ", 1 + i % 7,
+                    ", \"note\": \"}, {\\\"image_id\\\": 1}\", \"extra\": "
+                    "[{\"a\": 1}, {\"b\": [2]}], "
+                    "\"bbox\": [",
+                    i % 97, ".5, 2, 3, 4], \"score\": ", score, "}");
+    expected.push_back({i % 500, 1 + i % 7, {i % 97 + 0.5, 2, 3, 4}, score});
+  }
+  json += "]";
+  ASSERT_GT(json.size(), size_t{16} << 20);
+  absl::StatusOr<std::vector<CocoDetection>> dets =
+      ParseCocoResults(json, "big.json");
+  ASSERT_THAT(dets, IsOk());
+  ASSERT_EQ(dets->size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ((*dets)[i].image_id, expected[i].image_id) << i;
+    ASSERT_EQ((*dets)[i].bbox, expected[i].bbox) << i;
+    ASSERT_EQ((*dets)[i].score, expected[i].score) << i;
+  }
+  // A missing score deep in the second half: the error names that element.
+  std::string broken = json;
+  const size_t at = broken.rfind("\"score\"");
+  broken.replace(at, 7, "\"scor\"");
+  EXPECT_THAT(
+      ParseCocoResults(broken, "big.json"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("big.json: results[119999]: missing key \"score\"")));
+  // A syntax error: exact line and column from the sequential parser.
+  std::string bad = json;
+  bad[bad.size() * 3 / 4] = '#';
+  absl::StatusOr<std::vector<CocoDetection>> error =
+      ParseCocoResults(bad, "big.json");
+  ASSERT_FALSE(error.ok());
+  EXPECT_THAT(
+      error.status().message(),
+      HasSubstr(absl::StrCat("big.json:1:", bad.size() * 3 / 4 + 1, ": ")));
 }
 
 TEST(CocoSharedDataTest, ReadsRealCocoVal2014Subset) {
