@@ -45,7 +45,7 @@ struct Cell {
   // Per area range: non-ignored GT count; outcomes [(d * 4 + a) * T + t]
   // (all of one detection's outcomes in one cache line).
   std::array<int, 4> npig = {0, 0, 0, 0};
-  std::vector<uint8_t> outcomes;
+  uint8_t* outcomes = nullptr;  // Into one arena shared by all cells.
 };
 
 // Maps sorted unique ids to their positions: a flat table when the ids are
@@ -108,7 +108,8 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
   order.resize(G);
   gt_ignored.resize(G);
   gt_taken.resize(G);
-  cell.outcomes.assign(static_cast<size_t>(4) * T * D, kIgnored);
+  std::fill(cell.outcomes, cell.outcomes + static_cast<size_t>(4) * T * D,
+            kIgnored);
   for (int d = 0; d < D; ++d) {
     const DtRef& dt = dt_refs[cell.dts[d]];
     for (int g = 0; g < G; ++g) {
@@ -199,7 +200,7 @@ void AccumulateCategory(const std::vector<Cell>& cells,
   // Outcomes in merged order, [(a * T + t) * nd + i].
   std::vector<uint8_t> outcomes(static_cast<size_t>(A) * T * nd);
   for (size_t i = 0; i < nd; ++i) {
-    const uint8_t* src = cells[cell_ids[merged[i].cell]].outcomes.data() +
+    const uint8_t* src = cells[cell_ids[merged[i].cell]].outcomes +
                          static_cast<size_t>(merged[i].pos) * A * T;
     for (int at = 0; at < A * T; ++at) {
       outcomes[static_cast<size_t>(at) * nd + i] = src[at];
@@ -226,8 +227,8 @@ void AccumulateCategory(const std::vector<Cell>& cells,
         const uint8_t outcome = row[i];
         if (outcome == kIgnored) continue;
         const int pos = merged[i].pos;
-        for (int m = 0; m < M; ++m) {
-          if (pos >= result.max_dets[m]) continue;
+        for (int m = M - 1; m >= 0; --m) {
+          if (pos >= result.max_dets[m]) break;  // Sorted ascending.
           if (outcome == kFalsePositive) {
             fp_count[m] += 1;
             continue;
@@ -541,13 +542,33 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
       static_cast<size_t>(result.T) * result.K * result.A * result.M, -1.0);
 
   const int threads = ResolveThreads(options.threads);
-  ParallelFor(static_cast<int64_t>(cells.size()), threads, [&](int64_t id) {
-    Cell& cell = cells[id];
-    std::stable_sort(cell.dts.begin(), cell.dts.end(), [&](int x, int y) {
-      return dt_refs[x].score > dt_refs[y].score;
-    });
-    if (static_cast<int>(cell.dts.size()) > max_det) cell.dts.resize(max_det);
-    MatchCell(gt_refs, dt_refs, iou_thrs, options.fix_zero_gt_id, cell);
+  // One arena for every cell's outcomes: 4 * T bytes per kept detection.
+  size_t arena_size = 0;
+  for (const Cell& cell : cells) {
+    arena_size += std::min<size_t>(cell.dts.size(), max_det);
+  }
+  std::vector<uint8_t> arena(arena_size * 4 * iou_thrs.size());
+  size_t offset = 0;
+  for (Cell& cell : cells) {
+    cell.outcomes = arena.data() + offset;
+    offset += std::min<size_t>(cell.dts.size(), max_det) * 4 * iou_thrs.size();
+  }
+  // Blocks of neighbouring cells per task, so that threads never write to
+  // the same cache lines of the arena.
+  constexpr int64_t kBlock = 256;
+  const int64_t num_cells = static_cast<int64_t>(cells.size());
+  ParallelFor((num_cells + kBlock - 1) / kBlock, threads, [&](int64_t block) {
+    const int64_t end = std::min(num_cells, (block + 1) * kBlock);
+    for (int64_t id = block * kBlock; id < end; ++id) {
+      Cell& cell = cells[id];
+      std::stable_sort(cell.dts.begin(), cell.dts.end(), [&](int x, int y) {
+        return dt_refs[x].score > dt_refs[y].score;
+      });
+      if (static_cast<int>(cell.dts.size()) > max_det) {
+        cell.dts.resize(max_det);
+      }
+      MatchCell(gt_refs, dt_refs, iou_thrs, options.fix_zero_gt_id, cell);
+    }
   });
 
   const std::vector<int> t50 = IndicesOf(iou_thrs, 0.5);
