@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,6 +89,54 @@ absl::StatusOr<std::string> ReadFileToString(absl::string_view path) {
   contents.resize(used);
   close(fd);
   return contents;
+}
+
+absl::StatusOr<MappedFile> MappedFile::Open(absl::string_view path) {
+  const std::string file(path);
+  const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
+  struct stat info = {};
+  const bool regular = fstat(fd, &info) == 0 && S_ISREG(info.st_mode);
+  MappedFile mapped;
+  if (regular && info.st_size > 0) {
+    void* data = mmap(nullptr, static_cast<size_t>(info.st_size), PROT_READ,
+                      MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (data != MAP_FAILED) {
+      close(fd);
+      mapped.mapping_ = data;
+      mapped.mapped_size_ = static_cast<size_t>(info.st_size);
+      mapped.view_ = absl::string_view(static_cast<const char*>(data),
+                                       mapped.mapped_size_);
+      return mapped;
+    }
+  }
+  close(fd);
+  absl::StatusOr<std::string> text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  mapped.owned_ = *std::move(text);
+  mapped.view_ = mapped.owned_;
+  return mapped;
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept {
+  *this = std::move(other);
+}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this == &other) return *this;
+  if (mapping_ != nullptr) munmap(mapping_, mapped_size_);
+  mapping_ = other.mapping_;
+  mapped_size_ = other.mapped_size_;
+  owned_ = std::move(other.owned_);
+  view_ = mapping_ != nullptr ? other.view_ : absl::string_view(owned_);
+  other.mapping_ = nullptr;
+  other.mapped_size_ = 0;
+  other.view_ = absl::string_view();
+  return *this;
+}
+
+MappedFile::~MappedFile() {
+  if (mapping_ != nullptr) munmap(mapping_, mapped_size_);
 }
 
 absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Open(

@@ -35,6 +35,27 @@ namespace cvt {
 // Returns the contents of the file at `path`.
 absl::StatusOr<std::string> ReadFileToString(absl::string_view path);
 
+// A read-only view of a whole file: memory-mapped for regular files (no copy
+// of the page cache, no zero-filled buffer), read into memory otherwise.
+// Movable, not copyable.
+class MappedFile {
+ public:
+  // NotFound / PermissionDenied / InvalidArgument (a folder) name the path.
+  static absl::StatusOr<MappedFile> Open(absl::string_view path);
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  ~MappedFile();
+
+  absl::string_view contents() const { return view_; }
+
+ private:
+  MappedFile() = default;
+  void* mapping_ = nullptr;
+  size_t mapped_size_ = 0;
+  std::string owned_;  // When not mapped.
+  absl::string_view view_;
+};
+
 // Replaces (or creates) the file at `path` with `contents`, atomically.
 absl::Status WriteFileAtomically(absl::string_view path,
                                  absl::string_view contents);

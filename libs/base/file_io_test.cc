@@ -117,6 +117,23 @@ TEST(FileIoTest, ErrorsNameThePath) {
               StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
+TEST(FileIoTest, MappedFileViewsTheWholeFileAndMoves) {
+  const std::string path = TestTempPath("mapped.bin");
+  ASSERT_THAT(WriteFileAtomically(path, Payload(3)), IsOk());
+  absl::StatusOr<MappedFile> file = MappedFile::Open(path);
+  ASSERT_THAT(file, IsOk());
+  EXPECT_EQ(file->contents(), Payload(3));
+  MappedFile moved = *std::move(file);
+  EXPECT_EQ(moved.contents(), Payload(3));
+  const std::string empty = TestTempPath("empty.bin");
+  ASSERT_THAT(WriteFileAtomically(empty, ""), IsOk());
+  absl::StatusOr<MappedFile> none = MappedFile::Open(empty);
+  ASSERT_THAT(none, IsOk());
+  EXPECT_EQ(none->contents(), "");
+  EXPECT_THAT(MappedFile::Open(TestTempPath("nope.bin")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope.bin")));
+}
+
 TEST(FileIoTest, ReadOnlyFolderIsPermissionDenied) {
   if (geteuid() == 0) {
     GTEST_SKIP() << "root ignores folder permissions";

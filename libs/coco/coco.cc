@@ -564,9 +564,193 @@ namespace {
 constexpr unsigned kResultsParseFlags =
     rapidjson::kParseFullPrecisionFlag | rapidjson::kParseNanAndInfFlag;
 
+// A strict scanner for the common shape of results files: a list of flat
+// objects with exactly the keys image_id, category_id, bbox (4 numbers) and
+// score, in any order. Anything else (other keys, escapes, NaN, nesting,
+// errors) makes it return false, and the RapidJSON parser takes over, which
+// also produces the exact error messages. Numbers are correctly rounded:
+// Clinger's fast path (mantissa < 2^53, |exponent| <= 22, one IEEE
+// operation) covers the decimals results files contain; anything else goes
+// through strtod.
+class FastResultsScanner {
+ public:
+  explicit FastResultsScanner(absl::string_view text)
+      : p_(text.data()), end_(text.data() + text.size()) {}
+
+  // Scans a whole list "[...]".
+  bool Scan(std::vector<CocoDetection>& out) {
+    return ScanRange(out, true, true);
+  }
+
+  // Scans comma-separated objects, preceded by '[' if `open` and followed by
+  // ']' if `close`; a slice of a list between element boundaries otherwise.
+  bool ScanRange(std::vector<CocoDetection>& out, bool open, bool close) {
+    Skip();
+    if (open) {
+      if (!Eat('[')) return false;
+      Skip();
+      if (close && Eat(']')) return AtEnd();
+    }
+    while (true) {
+      CocoDetection det;
+      if (!Object(det)) return false;
+      out.push_back(det);
+      Skip();
+      if (Eat(',')) {
+        Skip();
+        continue;
+      }
+      if (close) return Eat(']') && AtEnd();
+      return AtEnd();
+    }
+  }
+
+ private:
+  void Skip() {
+    while (p_ < end_ &&
+           (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t'))
+      ++p_;
+  }
+  bool Eat(char c) {
+    if (p_ < end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  bool AtEnd() {
+    Skip();
+    return p_ == end_;
+  }
+
+  bool Object(CocoDetection& det) {
+    if (!Eat('{')) return false;
+    unsigned seen = 0;
+    while (true) {
+      Skip();
+      if (!Eat('"')) return false;
+      const char* key = p_;
+      while (p_ < end_ && *p_ != '"' && *p_ != '\\') ++p_;
+      if (p_ >= end_ || *p_ != '"') return false;
+      const absl::string_view name(key, p_ - key);
+      ++p_;
+      Skip();
+      if (!Eat(':')) return false;
+      Skip();
+      unsigned bit = 0;
+      bool ok = false;
+      if (name == "image_id") {
+        bit = 1;
+        ok = Integer(det.image_id);
+      } else if (name == "category_id") {
+        bit = 2;
+        ok = Integer(det.category_id);
+      } else if (name == "bbox") {
+        bit = 4;
+        ok = Box(det.bbox);
+      } else if (name == "score") {
+        bit = 8;
+        ok = Number(det.score);
+      }
+      if (!ok || (seen & bit) != 0) return false;
+      seen |= bit;
+      Skip();
+      if (Eat(',')) continue;
+      if (Eat('}')) return seen == 15;
+      return false;
+    }
+  }
+
+  bool Box(std::array<double, 4>& box) {
+    if (!Eat('[')) return false;
+    for (int i = 0; i < 4; ++i) {
+      Skip();
+      if (!Number(box[i])) return false;
+      Skip();
+      if (!Eat(i < 3 ? ',' : ']')) return false;
+    }
+    return true;
+  }
+
+  bool Integer(int64_t& value) {
+    const char* start = p_;
+    const bool negative = Eat('-');
+    uint64_t v = 0;
+    int digits = 0;
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
+      v = v * 10 + (*p_++ - '0');
+      ++digits;
+    }
+    if (digits == 0 || digits > 18 || (digits > 1 && start[negative] == '0'))
+      return false;
+    if (p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) return false;
+    value = negative ? -static_cast<int64_t>(v) : static_cast<int64_t>(v);
+    return true;
+  }
+
+  bool Number(double& value) {
+    static constexpr double kPow10[] = {
+        1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+        1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const char* start = p_;
+    const bool negative = Eat('-');
+    uint64_t mantissa = 0;
+    int digits = 0;
+    int exponent = 0;
+    const char* int_start = p_;
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
+      if (digits < 19) mantissa = mantissa * 10 + (*p_ - '0');
+      ++digits;
+      ++p_;
+    }
+    const int int_digits = static_cast<int>(p_ - int_start);
+    if (int_digits == 0 || (int_digits > 1 && *int_start == '0')) return false;
+    if (Eat('.')) {
+      const char* frac = p_;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
+        if (digits < 19) {
+          mantissa = mantissa * 10 + (*p_ - '0');
+          --exponent;
+        }
+        ++digits;
+        ++p_;
+      }
+      if (p_ == frac) return false;
+    }
+    if (p_ < end_ && (*p_ == 'e' || *p_ == 'E')) {
+      ++p_;
+      bool exp_negative = false;
+      if (p_ < end_ && (*p_ == '+' || *p_ == '-')) exp_negative = *p_++ == '-';
+      int e = 0;
+      const char* exp_start = p_;
+      while (p_ < end_ && *p_ >= '0' && *p_ <= '9' && e < 100000)
+        e = e * 10 + (*p_++ - '0');
+      if (p_ == exp_start) return false;
+      exponent += exp_negative ? -e : e;
+    }
+    if (digits <= 19 && mantissa <= (uint64_t{1} << 53) && exponent >= -22 &&
+        exponent <= 22) {
+      double v = static_cast<double>(mantissa);
+      v = exponent < 0 ? v / kPow10[-exponent] : v * kPow10[exponent];
+      value = negative ? -v : v;
+      return true;
+    }
+    // Rare: long mantissas or large exponents. strtod is correctly rounded.
+    const std::string token(start, p_ - start);
+    value = std::strtod(token.c_str(), nullptr);
+    return std::isfinite(value);
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
 // Parses one self-contained results list; false on any parse error or
 // problem (the caller then re-parses sequentially for the exact message).
 bool ParseResultsChunk(std::string& chunk, std::vector<CocoDetection>& out) {
+  const size_t before = out.size();
+  if (FastResultsScanner(chunk).Scan(out)) return true;
+  out.resize(before);
   ProblemSink sink("", nullptr);
   ResultsHandler handler(sink, out);
   rapidjson::Reader reader;
@@ -613,6 +797,39 @@ std::optional<std::vector<CocoDetection>> ParseResultsInParallel(
   if (n < 2) return std::nullopt;
   const std::vector<size_t> cuts = SplitPoints(json, n);
   if (static_cast<int>(cuts.size()) != n - 1) return std::nullopt;
+  // First try the strict scanner on slices of the mapped text (no copies).
+  {
+    std::vector<absl::string_view> slices;
+    size_t begin = 0;
+    for (size_t cut : cuts) {
+      slices.push_back(json.substr(begin, cut + 1 - begin));
+      begin = json.find(',', cut) + 1;
+    }
+    slices.push_back(json.substr(begin));
+    const size_t n_slices = slices.size();
+    std::vector<std::vector<CocoDetection>> parts(n_slices);
+    std::vector<char> ok(n_slices, 0);
+    // Part 0 gets room for everything, so that appending the rest does not
+    // reallocate (unused capacity is never touched, so costs no memory).
+    parts[0].reserve(json.size() / 60);
+    for (size_t i = 1; i < n_slices; ++i)
+      parts[i].reserve(json.size() / n_slices / 60);
+    auto scan = [&](size_t i) {
+      ok[i] = FastResultsScanner(slices[i]).ScanRange(parts[i], i == 0,
+                                                      i + 1 == n_slices);
+    };
+    std::vector<std::thread> workers;
+    for (size_t i = 1; i < n_slices; ++i) workers.emplace_back(scan, i);
+    scan(0);
+    for (std::thread& worker : workers) worker.join();
+    if (std::find(ok.begin(), ok.end(), 0) == ok.end()) {
+      std::vector<CocoDetection> all = std::move(parts[0]);
+      for (size_t i = 1; i < n_slices; ++i) {
+        all.insert(all.end(), parts[i].begin(), parts[i].end());
+      }
+      return all;
+    }
+  }
   std::vector<std::string> chunks;
   size_t begin = 0;
   for (size_t cut : cuts) {
@@ -652,6 +869,9 @@ absl::StatusOr<std::vector<CocoDetection>> ParseCocoResults(
     std::optional<std::vector<CocoDetection>> fast =
         ParseResultsInParallel(json);
     if (fast.has_value()) return *std::move(fast);
+    std::vector<CocoDetection> scanned;
+    scanned.reserve(json.size() / 96);
+    if (FastResultsScanner(json).Scan(scanned)) return scanned;
   }
   ProblemSink sink(source_name, problems);
   std::vector<CocoDetection> detections;
@@ -681,8 +901,8 @@ absl::StatusOr<std::vector<CocoDetection>> ReadCocoResults(
     std::string text(std::istreambuf_iterator<char>(std::cin), {});
     return ParseCocoResults(text, "<stdin>", problems);
   }
-  CVT_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
-  return ParseCocoResults(text, path, problems);
+  CVT_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  return ParseCocoResults(file.contents(), path, problems);
 }
 
 std::string CocoResultsToJson(const std::vector<CocoDetection>& detections) {

@@ -1,6 +1,8 @@
 #include "libs/coco/coco.h"
 
 #include <cmath>
+#include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -231,6 +233,46 @@ TEST(CocoResultsTest, LargeFilesParseIdenticallyWhateverTheSplitPoints) {
   EXPECT_THAT(
       error.status().message(),
       HasSubstr(absl::StrCat("big.json:1:", bad.size() * 3 / 4 + 1, ": ")));
+}
+
+// The fast scanner's numbers must be correctly rounded, like Python's float().
+TEST(CocoResultsTest, NumbersAreCorrectlyRoundedOnEveryPath) {
+  std::mt19937_64 rng(11);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 20000; ++i) {
+    const int digits = 1 + static_cast<int>(rng() % 19);
+    std::string mantissa;
+    for (int d = 0; d < digits; ++d)
+      mantissa += static_cast<char>('0' + rng() % 10);
+    while (mantissa.size() > 1 && mantissa[0] == '0') mantissa.erase(0, 1);
+    const size_t point = rng() % (mantissa.size() + 1);
+    std::string text =
+        (rng() % 4 == 0 ? "-" : "") +
+        (point == 0 ? std::string("0") : mantissa.substr(0, point));
+    if (point < mantissa.size()) text += "." + mantissa.substr(point);
+    if (rng() % 5 == 0)
+      text += "e" + std::to_string(static_cast<int>(rng() % 60) - 30);
+    texts.push_back(text);
+  }
+  texts.insert(texts.end(), {"0.1", "9007199254740993", "9007199254740993.0",
+                             "2.5e-308", "1.7976931348623157e308",
+                             "0.30000000000000004", "123456.789e3"});
+  std::string json = "[";
+  for (size_t i = 0; i < texts.size(); ++i) {
+    absl::StrAppend(&json, i ? "," : "",
+                    "{\"image_id\":1,\"category_id\":2,\"bbox\":[", texts[i],
+                    ",0,1,1],\"score\":", texts[i], "}");
+  }
+  json += "]";
+  absl::StatusOr<std::vector<CocoDetection>> dets =
+      ParseCocoResults(json, "n.json");
+  ASSERT_THAT(dets, IsOk());
+  ASSERT_EQ(dets->size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const double want = std::strtod(texts[i].c_str(), nullptr);
+    ASSERT_EQ((*dets)[i].bbox[0], want) << texts[i];
+    ASSERT_EQ((*dets)[i].score, want) << texts[i];
+  }
 }
 
 TEST(CocoSharedDataTest, ReadsRealCocoVal2014Subset) {
