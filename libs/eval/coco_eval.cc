@@ -46,6 +46,9 @@ struct Cell {
   // (all of one detection's outcomes in one cache line).
   std::array<int, 4> npig = {0, 0, 0, 0};
   uint8_t* outcomes = nullptr;  // Into one arena shared by all cells.
+  // Per detection: bit a = ignored at every threshold of area range a;
+  // bit 4 + a = false positive at every threshold.
+  uint8_t* summary = nullptr;
 };
 
 // Maps sorted unique ids to their positions: a flat table when the ids are
@@ -161,6 +164,20 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
       }
     }
   }
+  for (int d = 0; d < D; ++d) {
+    uint8_t summary = 0;
+    for (int a = 0; a < 4; ++a) {
+      const uint8_t* row = cell.outcomes + (static_cast<size_t>(d) * 4 + a) * T;
+      bool all_ignored = true, all_fp = true;
+      for (int t = 0; t < T; ++t) {
+        all_ignored &= row[t] == kIgnored;
+        all_fp &= row[t] == kFalsePositive;
+      }
+      if (all_ignored) summary |= 1u << a;
+      if (all_fp) summary |= 16u << a;
+    }
+    cell.summary[d] = summary;
+  }
 }
 
 struct MergedDet {
@@ -190,31 +207,42 @@ void AccumulateCategory(const std::vector<Cell>& cells,
       [](const MergedDet& x, const MergedDet& y) { return x.score > y.score; });
   const int T = result.T, R = result.R, K = result.K, A = result.A,
             M = result.M;
-  const size_t nd = merged.size();
-  // pycocotools walks every merged detection, but precision only rises at
-  // true positives: recall is constant and precision falls across false
-  // positives and ignored detections after a TP. So the envelope at each
-  // recall threshold is the suffix maximum over TP positions alone, and the
-  // first position reaching a recall threshold is a TP. Same doubles, far
-  // less work.
-  // Outcomes in merged order, [(a * T + t) * nd + i].
-  std::vector<uint8_t> outcomes(static_cast<size_t>(A) * T * nd);
-  for (size_t i = 0; i < nd; ++i) {
-    const uint8_t* src = cells[cell_ids[merged[i].cell]].outcomes +
-                         static_cast<size_t>(merged[i].pos) * A * T;
-    for (int at = 0; at < A * T; ++at) {
-      outcomes[static_cast<size_t>(at) * nd + i] = src[at];
-    }
-  }
+  const std::vector<int>& max_dets = result.max_dets;
+  // pycocotools walks every merged detection at every threshold. Three
+  // observations give the same doubles with far less work:
+  //  - precision only rises at true positives (recall is constant and
+  //    precision falls across the false positives and ignored detections
+  //    after a TP), so the envelope at each recall threshold is the suffix
+  //    maximum over TP positions, and the first position that reaches a
+  //    recall threshold is a TP;
+  //  - a detection ignored at every threshold changes no count;
+  //  - a detection that is a false positive at every threshold only adds to
+  //    the FP count, so a running count of those replaces visiting them.
+  // Only the "mixed" rest is walked per threshold.
+  std::vector<const MergedDet*> mixed;
+  std::vector<int> pure_fp_before;  // [mixed index * M + m]
+  std::vector<int> pure_fp(M);
   std::vector<std::vector<double>> tp_rc(M), tp_pr(M);
   std::vector<double> tp_count(M), fp_count(M);
   for (int a = 0; a < A; ++a) {
     int npig = 0;
     for (int id : cell_ids) npig += cells[id].npig[a];
     if (npig == 0) continue;
+    mixed.clear();
+    pure_fp_before.clear();
+    std::fill(pure_fp.begin(), pure_fp.end(), 0);
+    for (const MergedDet& det : merged) {
+      const uint8_t summary = cells[cell_ids[det.cell]].summary[det.pos];
+      if (summary & (1u << a)) continue;  // Ignored at every threshold.
+      if (summary & (16u << a)) {         // FP at every threshold.
+        for (int m = M - 1; m >= 0 && det.pos < max_dets[m]; --m) ++pure_fp[m];
+        continue;
+      }
+      mixed.push_back(&det);
+      pure_fp_before.insert(pure_fp_before.end(), pure_fp.begin(),
+                            pure_fp.end());
+    }
     for (int t = 0; t < T; ++t) {
-      const uint8_t* row =
-          outcomes.data() + (static_cast<size_t>(a) * T + t) * nd;
       const bool want_f1 = metrics != nullptr && a == 0 && t == best_f1_t;
       for (int m = 0; m < M; ++m) {
         tp_rc[m].clear();
@@ -223,18 +251,20 @@ void AccumulateCategory(const std::vector<Cell>& cells,
         fp_count[m] = 0;
       }
       double best_f1 = -1;
-      for (size_t i = 0; i < nd; ++i) {
-        const uint8_t outcome = row[i];
+      for (size_t j = 0; j < mixed.size(); ++j) {
+        const MergedDet& det = *mixed[j];
+        const Cell& cell = cells[cell_ids[det.cell]];
+        const uint8_t outcome =
+            cell.outcomes[(static_cast<size_t>(det.pos) * A + a) * T + t];
         if (outcome == kIgnored) continue;
-        const int pos = merged[i].pos;
         for (int m = M - 1; m >= 0; --m) {
-          if (pos >= result.max_dets[m]) break;  // Sorted ascending.
+          if (det.pos >= max_dets[m]) break;  // Sorted ascending.
           if (outcome == kFalsePositive) {
             fp_count[m] += 1;
             continue;
           }
           const double tp = (tp_count[m] += 1);
-          const double fp = fp_count[m];
+          const double fp = fp_count[m] + pure_fp_before[j * M + m];
           tp_rc[m].push_back(tp / npig);
           tp_pr[m].push_back(tp / ((fp + tp) + 0x1p-52));
           if (want_f1 && m == M - 1) {
@@ -244,7 +274,7 @@ void AccumulateCategory(const std::vector<Cell>& cells,
             const double f1 = 2 * precision * recall / (precision + recall);
             if (f1 > best_f1) {
               best_f1 = f1;
-              metrics->best_f1_score_threshold = merged[i].score;
+              metrics->best_f1_score_threshold = det.score;
               metrics->tp = static_cast<int64_t>(tp);
               metrics->fp = static_cast<int64_t>(fp);
               metrics->precision = precision;
@@ -548,10 +578,14 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
     arena_size += std::min<size_t>(cell.dts.size(), max_det);
   }
   std::vector<uint8_t> arena(arena_size * 4 * iou_thrs.size());
-  size_t offset = 0;
+  std::vector<uint8_t> summaries(arena_size);
+  size_t offset = 0, kept = 0;
   for (Cell& cell : cells) {
     cell.outcomes = arena.data() + offset;
-    offset += std::min<size_t>(cell.dts.size(), max_det) * 4 * iou_thrs.size();
+    cell.summary = summaries.data() + kept;
+    const size_t d = std::min<size_t>(cell.dts.size(), max_det);
+    offset += d * 4 * iou_thrs.size();
+    kept += d;
   }
   // Blocks of neighbouring cells per task, so that threads never write to
   // the same cache lines of the arena.
