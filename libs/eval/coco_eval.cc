@@ -46,6 +46,7 @@ struct Cell {
   // (all of one detection's outcomes in one cache line).
   std::array<int, 4> npig = {0, 0, 0, 0};
   uint8_t* outcomes = nullptr;  // Into one arena shared by all cells.
+  double* scores = nullptr;     // Of the kept detections, score-sorted.
   // Per detection: bit a = ignored at every threshold of area range a;
   // bit 4 + a = false positive at every threshold.
   uint8_t* summary = nullptr;
@@ -180,26 +181,29 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
   }
 }
 
+// One detection of a category, carrying what accumulate reads, so that the
+// per-threshold walks never chase pointers into cells.
 struct MergedDet {
   double score;
-  int cell;  // Index into the category's cell list.
-  int pos;   // Rank within its cell.
+  const uint8_t* outcomes;  // [a * T + t] of this detection.
+  int pos;                  // Rank within its cell.
+  uint8_t summary;          // Cell::summary of this detection.
 };
 
 // The accumulate step of one category: fills precision/recall slots of k.
 void AccumulateCategory(const std::vector<Cell>& cells,
-                        const std::vector<int>& cell_ids,
-                        const std::vector<DtRef>& dt_refs, int k,
+                        const std::vector<int>& cell_ids, int k,
                         const std::vector<double>& rec_thrs,
                         CocoEvalResult& result, CocoClassMetrics* metrics,
                         int best_f1_t) {
   if (cell_ids.empty()) return;
   std::vector<MergedDet> merged;
-  for (size_t c = 0; c < cell_ids.size(); ++c) {
-    const Cell& cell = cells[cell_ids[c]];
+  const size_t AT = static_cast<size_t>(result.A) * result.T;
+  for (int id : cell_ids) {
+    const Cell& cell = cells[id];
     for (size_t p = 0; p < cell.dts.size(); ++p) {
-      merged.push_back({dt_refs[cell.dts[p]].score, static_cast<int>(c),
-                        static_cast<int>(p)});
+      merged.push_back({cell.scores[p], cell.outcomes + p * AT,
+                        static_cast<int>(p), cell.summary[p]});
     }
   }
   std::stable_sort(
@@ -232,7 +236,7 @@ void AccumulateCategory(const std::vector<Cell>& cells,
     pure_fp_before.clear();
     std::fill(pure_fp.begin(), pure_fp.end(), 0);
     for (const MergedDet& det : merged) {
-      const uint8_t summary = cells[cell_ids[det.cell]].summary[det.pos];
+      const uint8_t summary = det.summary;
       if (summary & (1u << a)) continue;  // Ignored at every threshold.
       if (summary & (16u << a)) {         // FP at every threshold.
         for (int m = M - 1; m >= 0 && det.pos < max_dets[m]; --m) ++pure_fp[m];
@@ -253,9 +257,7 @@ void AccumulateCategory(const std::vector<Cell>& cells,
       double best_f1 = -1;
       for (size_t j = 0; j < mixed.size(); ++j) {
         const MergedDet& det = *mixed[j];
-        const Cell& cell = cells[cell_ids[det.cell]];
-        const uint8_t outcome =
-            cell.outcomes[(static_cast<size_t>(det.pos) * A + a) * T + t];
+        const uint8_t outcome = det.outcomes[a * T + t];
         if (outcome == kIgnored) continue;
         for (int m = M - 1; m >= 0; --m) {
           if (det.pos >= max_dets[m]) break;  // Sorted ascending.
@@ -579,10 +581,12 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
   }
   std::vector<uint8_t> arena(arena_size * 4 * iou_thrs.size());
   std::vector<uint8_t> summaries(arena_size);
+  std::vector<double> scores(arena_size);
   size_t offset = 0, kept = 0;
   for (Cell& cell : cells) {
     cell.outcomes = arena.data() + offset;
     cell.summary = summaries.data() + kept;
+    cell.scores = scores.data() + kept;
     const size_t d = std::min<size_t>(cell.dts.size(), max_det);
     offset += d * 4 * iou_thrs.size();
     kept += d;
@@ -602,6 +606,9 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
         cell.dts.resize(max_det);
       }
       MatchCell(gt_refs, dt_refs, iou_thrs, options.fix_zero_gt_id, cell);
+      for (size_t d = 0; d < cell.dts.size(); ++d) {
+        cell.scores[d] = dt_refs[cell.dts[d]].score;
+      }
     }
   });
 
@@ -621,7 +628,7 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
   }
   const int f1_t = t50.empty() ? 0 : t50[0];
   ParallelFor(result.K, threads, [&](int64_t k) {
-    AccumulateCategory(cells, cells_of_k[k], dt_refs, static_cast<int>(k),
+    AccumulateCategory(cells, cells_of_k[k], static_cast<int>(k),
                        result.recall_thresholds, result,
                        options.use_cats ? &result.per_class[k] : nullptr, f1_t);
   });
