@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -391,7 +392,7 @@ absl::Status BuildPlan(const CocoPrepOptions& options, Plan* plan,
                        CategoryMap::FromCategories(std::move(category_list)));
 
   // Images: unique ids per file, unique output names over all files.
-  std::map<std::string, std::string> claimed;  // out name -> where
+  absl::flat_hash_map<std::string, std::string> claimed;  // name -> where
   for (size_t f = 0; f < plan->inputs.size(); ++f) {
     const InputFile& input = plan->inputs[f];
     // Image id -> job index (-1: the record was dropped).
@@ -452,13 +453,16 @@ absl::Status BuildPlan(const CocoPrepOptions& options, Plan* plan,
       plan->jobs.push_back(std::move(job));
     }
     // Annotations.
-    std::set<int64_t> ann_ids;
-    for (size_t i = 0; i < input.dataset.annotations.size(); ++i) {
-      CocoAnnotation ann = input.dataset.annotations[i];
-      const std::string where =
-          absl::StrCat(input.path, ": annotation id ", ann.id);
+    absl::flat_hash_set<int64_t> ann_ids;
+    ann_ids.reserve(input.dataset.annotations.size());
+    for (const CocoAnnotation& parsed : input.dataset.annotations) {
+      CocoAnnotation ann = parsed;
+      // Built only when needed: this loop runs once per annotation.
+      auto where = [&] {
+        return absl::StrCat(input.path, ": annotation id ", ann.id);
+      };
       auto drop = [&](absl::string_view kind, absl::string_view why) {
-        log->Add(kind, Action::kDropped, absl::StrCat(where, ": ", why));
+        log->Add(kind, Action::kDropped, absl::StrCat(where(), ": ", why));
         ++plan->dropped_annotations;
       };
       if (!ann_ids.insert(ann.id).second) {
@@ -494,7 +498,7 @@ absl::Status BuildPlan(const CocoPrepOptions& options, Plan* plan,
       }
       if (!ann.iscrowd.has_value()) {
         log->Add("filled_iscrowd", Action::kFixed,
-                 absl::StrCat(where, ": no iscrowd; set to 0"));
+                 absl::StrCat(where(), ": no iscrowd; set to 0"));
         ann.iscrowd = 0;
       }
       plan->jobs[job->second].annotations.push_back(ann);
@@ -1339,6 +1343,24 @@ class StagingDir {
 };
 
 }  // namespace
+
+absl::StatusOr<AnnotationCheck> CheckCocoPrepAnnotations(
+    const CocoPrepOptions& options) {
+  CVT_RETURN_IF_ERROR(CheckOptions(options));
+  Plan plan;
+  ProblemLog log;
+  CVT_RETURN_IF_ERROR(BuildPlan(options, &plan, &log));
+  AnnotationCheck check;
+  check.images = plan.parsed_images;
+  check.annotations = plan.parsed_annotations;
+  check.fixed = log.total(Action::kFixed);
+  check.dropped = log.total(Action::kDropped);
+  check.images_to_decode = static_cast<int64_t>(plan.jobs.size());
+  for (const auto& [kind, info] : log.kinds()) {
+    check.by_kind.push_back({kind, info.count});
+  }
+  return check;
+}
 
 absl::Status RunCocoPrep(const CocoPrepOptions& options) {
   CVT_RETURN_IF_ERROR(CheckOptions(options));

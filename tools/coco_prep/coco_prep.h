@@ -28,9 +28,11 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "libs/base/progress.h"
 
 namespace cvt {
@@ -71,6 +73,28 @@ struct CocoPrepOptions {
   std::ostream* out_stream = nullptr;
   std::ostream* err_stream = nullptr;
 };
+
+// The result of the checks that need no pixels.
+struct AnnotationCheck {
+  // Records parsed from the annotation files.
+  int64_t images = 0;
+  int64_t annotations = 0;
+  // Images that pass and would be decoded.
+  int64_t images_to_decode = 0;
+  // Problems found, by action.
+  int64_t fixed = 0;
+  int64_t dropped = 0;
+  // Count per problem kind, sorted by kind.
+  std::vector<std::pair<std::string, int64_t>> by_kind;
+};
+
+// Parses `options.annotations` and applies every rule that needs no pixels
+// (missing keys, bbox not 4 finite numbers, w or h <= 0, unknown category,
+// duplicate image/annotation/category ids, annotations of missing images,
+// bad or duplicate file names). Reads no image and writes nothing; the image
+// folders must exist. Same error codes as `RunCocoPrep`.
+absl::StatusOr<AnnotationCheck> CheckCocoPrepAnnotations(
+    const CocoPrepOptions& options);
 
 // Error codes: InvalidArgument for malformed options or input files (and for
 // --on_error=fail when problems were found; the message lists the first

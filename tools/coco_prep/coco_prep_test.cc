@@ -575,6 +575,19 @@ TEST_F(MessyDatasetTest, SkipReportsEveryRuleAndKeepsTheRest) {
   EXPECT_THAT(run.err, HasSubstr("image_too_large (refused): 1"));
 }
 
+TEST_F(MessyDatasetTest, AnnotationCheckAppliesThePixelFreeRules) {
+  auto check = CheckCocoPrepAnnotations(options_);
+  ASSERT_THAT(check, IsOk());
+  EXPECT_EQ(check->images, 14);       // The record without file_name is out.
+  EXPECT_EQ(check->annotations, 13);  // So are no-bbox and 3-number bboxes.
+  EXPECT_EQ(check->images_to_decode, 11);
+  EXPECT_EQ(check->dropped, 12);
+  EXPECT_EQ(check->fixed, 1);  // filled_iscrowd.
+  EXPECT_THAT(check->by_kind, testing::Contains(std::pair<std::string, int64_t>(
+                                  "nonpositive_box", 2)));
+  EXPECT_FALSE(fs::exists(options_.out_dir));
+}
+
 TEST_F(MessyDatasetTest, FailExitsListingTheFirstProblemsAndWritesNothing) {
   options_.on_error = "fail";
   const RunResult run = RunPrep(options_);
