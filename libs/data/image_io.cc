@@ -1,5 +1,7 @@
 #include "libs/data/image_io.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "libs/base/status_macros.h"
 #include "opencv2/core.hpp"
 #include "opencv2/imgcodecs.hpp"
+#include "opencv2/imgproc.hpp"
 
 namespace cvt {
 namespace {
@@ -344,9 +347,13 @@ absl::StatusOr<ImageHeader> ReadImageHeader(absl::string_view bytes,
   return header;
 }
 
-absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
-                                         absl::string_view name,
-                                         const DecodeOptions& options) {
+namespace {
+
+// Decodes at 1/`reduction` scale (1, 2, 4 or 8; JPEG only).
+absl::StatusOr<DecodedImage> DecodeImageScaled(absl::string_view bytes,
+                                               absl::string_view name,
+                                               const DecodeOptions& options,
+                                               int reduction) {
   DecodedImage result;
   CVT_ASSIGN_OR_RETURN(result.header, ReadImageHeader(bytes, name));
   const ImageHeader& header = result.header;
@@ -365,13 +372,17 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
                                       ? " (no end-of-image marker)"
                                       : " (no IEND chunk)"));
   }
+  if (header.format != ImageFormat::kJpeg) reduction = 1;
   CVT_RETURN_IF_ERROR(CallCatchingExceptions(
       absl::StrCat(name, ": decoding"), [&]() -> absl::Status {
         const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1,
                           const_cast<char*>(bytes.data()));
         if (header.format == ImageFormat::kJpeg) {
-          result.bgr = cv::imdecode(
-              raw, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+          int flags = cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION;
+          if (reduction == 2) flags |= cv::IMREAD_REDUCED_COLOR_2;
+          if (reduction == 4) flags |= cv::IMREAD_REDUCED_COLOR_4;
+          if (reduction == 8) flags |= cv::IMREAD_REDUCED_COLOR_8;
+          result.bgr = cv::imdecode(raw, flags);
         } else {
           cv::Mat decoded = cv::imdecode(raw, cv::IMREAD_UNCHANGED);
           if (!decoded.empty()) result.bgr = ToBgr8(decoded);
@@ -382,14 +393,65 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
     return Bad(name, absl::StrCat("undecodable ",
                                   ImageFormatName(header.format), " data"));
   }
-  if (result.bgr.cols != header.stored_width ||
-      result.bgr.rows != header.stored_height) {
-    return Bad(name,
-               absl::StrFormat("decoded %dx%d but the header says %dx%d",
-                               result.bgr.cols, result.bgr.rows,
-                               header.stored_width, header.stored_height));
+  // libjpeg rounds scaled sizes up.
+  const int64_t want_w = (header.stored_width + reduction - 1) / reduction;
+  const int64_t want_h = (header.stored_height + reduction - 1) / reduction;
+  if (result.bgr.cols != want_w || result.bgr.rows != want_h) {
+    return Bad(name, absl::StrFormat("decoded %dx%d but the header says %dx%d",
+                                     result.bgr.cols, result.bgr.rows, want_w,
+                                     want_h));
   }
   Orient(header.exif_orientation, &result.bgr);
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
+                                         absl::string_view name,
+                                         const DecodeOptions& options) {
+  return DecodeImageScaled(bytes, name, options, 1);
+}
+
+cv::Size FitSize(int64_t width, int64_t height, int max_size) {
+  const int64_t longest = std::max(width, height);
+  if (max_size <= 0 || longest <= max_size) {
+    return cv::Size(static_cast<int>(width), static_cast<int>(height));
+  }
+  const double scale = static_cast<double>(max_size) / longest;
+  return cv::Size(std::max(1, static_cast<int>(std::lround(width * scale))),
+                  std::max(1, static_cast<int>(std::lround(height * scale))));
+}
+
+absl::StatusOr<DecodedImage> DecodeImageToFit(absl::string_view bytes,
+                                              absl::string_view name,
+                                              int max_size,
+                                              const DecodeOptions& options,
+                                              const FitOptions& fit) {
+  CVT_ASSIGN_OR_RETURN(ImageHeader header, ReadImageHeader(bytes, name));
+  const cv::Size target = FitSize(header.width, header.height, max_size);
+  int reduction = 1;
+  if (fit.dct_scaling && header.format == ImageFormat::kJpeg) {
+    const int64_t longest = std::max(header.width, header.height);
+    const int64_t wanted = std::max(target.width, target.height);
+    for (int r : {8, 4, 2}) {
+      if ((longest + r - 1) / r >= wanted) {
+        reduction = r;
+        break;
+      }
+    }
+  }
+  CVT_ASSIGN_OR_RETURN(DecodedImage result,
+                       DecodeImageScaled(bytes, name, options, reduction));
+  if (result.bgr.size() != target) {
+    CVT_RETURN_IF_ERROR(CallCatchingExceptions(
+        absl::StrCat(name, ": resizing"), [&]() -> absl::Status {
+          cv::Mat resized;
+          cv::resize(result.bgr, resized, target, 0, 0, cv::INTER_AREA);
+          result.bgr = resized;
+          return absl::OkStatus();
+        }));
+  }
   return result;
 }
 

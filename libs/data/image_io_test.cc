@@ -251,6 +251,67 @@ TEST(ImageIoTest, UndecodableAndUnknownFilesAreErrors) {
                        HasSubstr("garbage.png: undecodable png")));
 }
 
+TEST(ImageIoTest, FitSizeLimitsTheLongestSide) {
+  EXPECT_EQ(FitSize(640, 480, 0), cv::Size(640, 480));
+  EXPECT_EQ(FitSize(640, 480, 640), cv::Size(640, 480));
+  EXPECT_EQ(FitSize(640, 480, 320), cv::Size(320, 240));
+  EXPECT_EQ(FitSize(480, 640, 100), cv::Size(75, 100));
+  EXPECT_EQ(FitSize(641, 427, 256), cv::Size(256, 171));  // 170.5 rounds up
+  EXPECT_EQ(FitSize(1000, 1, 10), cv::Size(10, 1));       // never 0
+}
+
+// A smooth 400x300 photo-like JPEG.
+std::string SmoothJpeg() {
+  cv::Mat image(300, 400, CV_8UC3);
+  for (int y = 0; y < 300; ++y) {
+    for (int x = 0; x < 400; ++x) {
+      image.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(x * 255 / 400, y * 255 / 300, (x + y) * 255 / 700);
+    }
+  }
+  return EncodeJpegForTest(image);
+}
+
+TEST(ImageIoTest, DecodeToFitMatchesFullDecodePlusResize) {
+  const std::string jpeg = SmoothJpeg();
+  for (int max_size : {200, 100, 50, 130}) {
+    auto fast = DecodeImageToFit(jpeg, "s.jpg", max_size);
+    auto exact =
+        DecodeImageToFit(jpeg, "s.jpg", max_size, {}, {.dct_scaling = false});
+    ASSERT_THAT(fast, IsOk());
+    ASSERT_THAT(exact, IsOk());
+    EXPECT_EQ(fast->bgr.size(), FitSize(400, 300, max_size));
+    EXPECT_EQ(exact->bgr.size(), FitSize(400, 300, max_size));
+    EXPECT_EQ(fast->header.width, 400);  // The header keeps the full size.
+    cv::Mat diff;
+    cv::absdiff(fast->bgr, exact->bgr, diff);
+    EXPECT_LT(cv::mean(diff)[0], 2.0) << max_size;
+    EXPECT_LT(cv::norm(fast->bgr, exact->bgr, cv::NORM_INF), 24) << max_size;
+  }
+  // Within the limit: exactly DecodeImage.
+  auto same = DecodeImageToFit(jpeg, "s.jpg", 400);
+  auto full = DecodeImage(jpeg, "s.jpg");
+  ASSERT_THAT(same, IsOk());
+  ASSERT_THAT(full, IsOk());
+  EXPECT_EQ(cv::norm(same->bgr, full->bgr, cv::NORM_INF), 0);
+}
+
+TEST(ImageIoTest, DecodeToFitAppliesOrientationAndHandlesPng) {
+  auto rotated = DecodeImageToFit(WithExifOrientationForTest(SmoothJpeg(), 6),
+                                  "r.jpg", 100);
+  ASSERT_THAT(rotated, IsOk());
+  EXPECT_EQ(rotated->bgr.size(), cv::Size(75, 100));
+  cv::Mat image(30, 60, CV_8UC3, cv::Scalar(10, 20, 30));
+  auto png = DecodeImageToFit(EncodePngForTest(image), "p.png", 20);
+  ASSERT_THAT(png, IsOk());
+  EXPECT_EQ(png->bgr.size(), cv::Size(20, 10));
+  EXPECT_EQ(png->bgr.at<cv::Vec3b>(5, 5), cv::Vec3b(10, 20, 30));
+  // Errors are those of DecodeImage.
+  EXPECT_THAT(DecodeImageToFit("nope", "x.jpg", 10),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("x.jpg: not a JPEG or PNG")));
+}
+
 TEST(ImageIoTest, EncodesDeterministically) {
   cv::Mat image(30, 50, CV_8UC3);
   cv::randu(image, 0, 256);

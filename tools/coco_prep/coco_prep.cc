@@ -162,7 +162,18 @@ struct Outcome {
   int64_t out_height = 0;
   std::string out_name;
   std::string sha256;
+  // The written image decoded again, for jobs sampled for the contact sheet
+  // (single runs only; a merge decodes the file).
+  cv::Mat tile;
 };
+
+// Jobs shown on the contact sheet: 16 spread evenly over all jobs (those that
+// fail are simply missing from it).
+constexpr size_t kSheetTiles = 16;
+bool SampledForSheet(size_t job, size_t num_jobs) {
+  const size_t stride = std::max<size_t>(1, num_jobs / kSheetTiles);
+  return job % stride == 0 && job / stride < kSheetTiles;
+}
 
 struct Plan {
   std::vector<InputFile> inputs;
@@ -362,7 +373,8 @@ absl::Status BuildPlan(const CocoPrepOptions& options, Plan* plan,
       "splits ", plan->keep_splits ? "kept" : options.splits, "\nseed ",
       options.seed, "\nmax_size ", options.max_size, "\njpeg_quality ",
       options.jpeg_quality, "\nmax_image_pixels ", options.max_image_pixels,
-      "\non_error ", options.on_error, "\n"));
+      "\non_error ", options.on_error, "\njpeg_dct_scaling ",
+      options.jpeg_dct_scaling ? "1" : "0", "\n"));
   plan->fingerprint = fingerprint.HexDigest();
 
   // Categories: the union over the files, by id.
@@ -530,7 +542,8 @@ absl::Status WritePlainFile(const std::string& path, absl::string_view data) {
 // into the outcome; the returned error is for I/O failures that stop the run.
 absl::StatusOr<Outcome> ProcessJob(const Job& job,
                                    const CocoPrepOptions& options,
-                                   const std::string& images_out) {
+                                   const std::string& images_out,
+                                   bool sheet_tile) {
   Outcome outcome;
   outcome.done = true;
   auto fail = [&](absl::string_view kind, Action action,
@@ -554,8 +567,10 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
                 header.status().message());
   }
   const DecodeOptions decode_options{.max_pixels = options.max_image_pixels};
-  absl::StatusOr<DecodedImage> decoded =
-      DecodeImage(*bytes, job.source_path, decode_options);
+  // Decoded straight to the output size (JPEG DCT scaling where allowed).
+  absl::StatusOr<DecodedImage> decoded = DecodeImageToFit(
+      *bytes, job.source_path, options.max_size, decode_options,
+      {.dct_scaling = options.jpeg_dct_scaling});
   if (!decoded.ok()) {
     const uint64_t pixels = static_cast<uint64_t>(header->stored_width) *
                             static_cast<uint64_t>(header->stored_height);
@@ -567,9 +582,12 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
         pixels > options.max_image_pixels ? Action::kRefused : Action::kDropped,
         decoded.status().message());
   }
-  const cv::Mat& bgr = decoded->bgr;
-  outcome.width = bgr.cols;
-  outcome.height = bgr.rows;
+  const cv::Mat& resized = decoded->bgr;
+  // The full decoded size (after EXIF orientation) is what boxes refer to.
+  const int64_t width = decoded->header.width;
+  const int64_t height = decoded->header.height;
+  outcome.width = width;
+  outcome.height = height;
   const ImageFormat named = FormatFromExtension(job.image.file_name);
   const ImageFormat content = header->format;
   ImageFormat out_format = named;
@@ -591,32 +609,20 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
     outcome.findings.push_back(
         {"exif_orientation", Action::kFixed,
          absl::StrCat(job.source_path, ": EXIF orientation ",
-                      header->exif_orientation, " applied (", bgr.cols, "x",
-                      bgr.rows, " after orientation)")});
+                      header->exif_orientation, " applied (", width, "x",
+                      height, " after orientation)")});
   }
   if (job.image.width == 0 || job.image.height == 0) {
     outcome.findings.push_back(
         {"missing_image_size", Action::kFixed,
-         absl::StrCat(job.where, ": width/height absent or 0; decoded ",
-                      bgr.cols, "x", bgr.rows, " used")});
-  } else if (job.image.width != bgr.cols || job.image.height != bgr.rows) {
+         absl::StrCat(job.where, ": width/height absent or 0; decoded ", width,
+                      "x", height, " used")});
+  } else if (job.image.width != width || job.image.height != height) {
     outcome.findings.push_back(
         {"size_mismatch", Action::kFixed,
          absl::StrCat(job.where, ": JSON says ", job.image.width, "x",
-                      job.image.height, " but the file decodes to ", bgr.cols,
-                      "x", bgr.rows, "; the decoded size is used")});
-  }
-  cv::Mat resized = bgr;
-  const int longest = std::max(bgr.cols, bgr.rows);
-  if (options.max_size > 0 && longest > options.max_size) {
-    const double scale = static_cast<double>(options.max_size) / longest;
-    const int w = std::max(1, static_cast<int>(std::lround(bgr.cols * scale)));
-    const int h = std::max(1, static_cast<int>(std::lround(bgr.rows * scale)));
-    CVT_RETURN_IF_ERROR(CallCatchingExceptions(
-        absl::StrCat(job.source_path, ": resizing"), [&]() -> absl::Status {
-          cv::resize(bgr, resized, cv::Size(w, h), 0, 0, cv::INTER_AREA);
-          return absl::OkStatus();
-        }));
+                      job.image.height, " but the file decodes to ", width, "x",
+                      height, "; the decoded size is used")});
   }
   outcome.out_width = resized.cols;
   outcome.out_height = resized.rows;
@@ -624,6 +630,11 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
       std::string encoded,
       EncodeImage(resized, out_format, {.jpeg_quality = options.jpeg_quality}));
   outcome.sha256 = Sha256Hex(encoded);
+  if (sheet_tile) {
+    CVT_ASSIGN_OR_RETURN(DecodedImage tile,
+                         DecodeImage(encoded, outcome.out_name));
+    outcome.tile = tile.bgr;
+  }
   CVT_RETURN_IF_ERROR(
       WritePlainFile(absl::StrCat(images_out, "/", outcome.out_name), encoded));
   outcome.ok = true;
@@ -668,7 +679,8 @@ absl::Status ProcessJobs(const Plan& plan, const std::vector<size_t>& indices,
       if (k >= indices.size()) return;
       const size_t j = indices[k];
       absl::StatusOr<Outcome> outcome =
-          ProcessJob(plan.jobs[j], options, images_out);
+          ProcessJob(plan.jobs[j], options, images_out,
+                     SampledForSheet(j, plan.jobs.size()));
       if (!outcome.ok()) {
         absl::MutexLock lock(&mutex);
         if (first_error.ok()) first_error = outcome.status();
@@ -795,8 +807,8 @@ absl::Status MergeShard(const std::string& shard_dir, const Plan& plan,
         path,
         ": this shard was made from other inputs or options than the "
         "merge (give the merge the same --annotations, --splits, "
-        "--seed, --max_size, --jpeg_quality, --max_image_pixels and "
-        "--on_error)"));
+        "--seed, --max_size, --jpeg_quality, --jpeg_dct_scaling, "
+        "--max_image_pixels and --on_error)"));
   }
   const int n = doc["num_shards"].GetInt();
   if (*num_shards == 0) *num_shards = n;
@@ -882,8 +894,7 @@ struct WrittenFile {
 absl::Status WriteHashed(const std::string& root, const std::string& relative,
                          absl::string_view data,
                          std::vector<WrittenFile>* files) {
-  CVT_RETURN_IF_ERROR(
-      WriteFileAtomically(absl::StrCat(root, "/", relative), data));
+  CVT_RETURN_IF_ERROR(WritePlainFile(absl::StrCat(root, "/", relative), data));
   files->push_back({relative, Sha256Hex(data)});
   return absl::OkStatus();
 }
@@ -926,6 +937,8 @@ absl::StatusOr<std::string> ReportJson(
   json.Uint(options.max_image_pixels);
   json.Key("on_error");
   json.String(options.on_error);
+  json.Key("jpeg_dct_scaling");
+  json.Bool(options.jpeg_dct_scaling);
   json.EndObject();
   json.Key("input");
   json.StartObject();
@@ -1024,6 +1037,20 @@ absl::StatusOr<std::string> ReportJson(
   json.EndObject();
   return json.Finish();
 }
+
+// A thread joined on destruction, so early returns cannot leave it running.
+class JoiningThread {
+ public:
+  template <typename Fn>
+  explicit JoiningThread(Fn&& fn) : thread_(std::forward<Fn>(fn)) {}
+  ~JoiningThread() { Join(); }
+  void Join() {
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::thread thread_;
+};
 
 // Builds the annotation files, plots, report and SHA256SUMS in `root` from
 // the plan and every image's outcome.
@@ -1161,6 +1188,32 @@ absl::Status WriteFinalOutput(const Plan& plan, const CocoPrepOptions& options,
     for (int c : present) ++split.class_images[c];
   }
 
+  // The contact sheet is drawn on a thread of its own while the rest is
+  // written.
+  std::vector<SheetTile> tiles;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const size_t j = kept[i].job;
+    if (!SampledForSheet(j, plan.jobs.size())) continue;
+    SheetTile tile;
+    tile.image = outcomes[j].tile;
+    if (tile.image.empty()) {
+      const std::string path =
+          absl::StrCat(root, "/images/", kept[i].image.file_name);
+      CVT_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
+      CVT_ASSIGN_OR_RETURN(DecodedImage decoded, DecodeImage(bytes, path));
+      tile.image = decoded.bgr;
+    }
+    tile.caption = absl::StrCat(plan.split_names[split_of[i]], ": ",
+                                kept[i].image.file_name);
+    for (const CocoAnnotation& ann : kept[i].annotations) {
+      const int c = plan.categories.IndexOf(ann.category_id);
+      tile.boxes.push_back({ann.bbox, c, plan.categories.NameAt(c)});
+    }
+    tiles.push_back(std::move(tile));
+  }
+  absl::StatusOr<std::string> sheet;
+  JoiningThread sheet_thread([&] { sheet = ContactSheetPng(tiles); });
+
   std::vector<WrittenFile> files;
   for (const Outcome& o : outcomes) {
     if (o.ok) files.push_back({absl::StrCat("images/", o.out_name), o.sha256});
@@ -1204,27 +1257,10 @@ absl::Status WriteFinalOutput(const Plan& plan, const CocoPrepOptions& options,
                        BoxSizeHistogramPng(plan.split_names, sqrt_areas));
   CVT_RETURN_IF_ERROR(
       WriteHashed(root, "plots/box_size_histogram.png", box_png, &files));
-  // Contact sheet: 16 written images spread over the data set.
-  std::vector<SheetTile> tiles;
-  const size_t stride = std::max<size_t>(1, kept.size() / 16);
-  for (size_t i = 0; i < kept.size() && tiles.size() < 16; i += stride) {
-    const std::string path =
-        absl::StrCat(root, "/images/", kept[i].image.file_name);
-    CVT_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(path));
-    CVT_ASSIGN_OR_RETURN(DecodedImage decoded, DecodeImage(bytes, path));
-    SheetTile tile;
-    tile.image = decoded.bgr;
-    tile.caption = absl::StrCat(plan.split_names[split_of[i]], ": ",
-                                kept[i].image.file_name);
-    for (const CocoAnnotation& ann : kept[i].annotations) {
-      const int c = plan.categories.IndexOf(ann.category_id);
-      tile.boxes.push_back({ann.bbox, c, plan.categories.NameAt(c)});
-    }
-    tiles.push_back(std::move(tile));
-  }
-  CVT_ASSIGN_OR_RETURN(std::string sheet, ContactSheetPng(tiles));
+  sheet_thread.Join();
+  CVT_RETURN_IF_ERROR(sheet.status());
   CVT_RETURN_IF_ERROR(
-      WriteHashed(root, "plots/contact_sheet.png", sheet, &files));
+      WriteHashed(root, "plots/contact_sheet.png", *sheet, &files));
 
   // SHA256SUMS over everything but itself and report.json; its hash is the
   // content hash.
@@ -1236,15 +1272,14 @@ absl::Status WriteFinalOutput(const Plan& plan, const CocoPrepOptions& options,
   for (const WrittenFile& f : files) {
     absl::StrAppend(&sums, f.sha256, "  ", f.relative_path, "\n");
   }
-  CVT_RETURN_IF_ERROR(
-      WriteFileAtomically(absl::StrCat(root, "/SHA256SUMS"), sums));
+  CVT_RETURN_IF_ERROR(WritePlainFile(absl::StrCat(root, "/SHA256SUMS"), sums));
   const std::string content_hash = Sha256Hex(sums);
   CVT_ASSIGN_OR_RETURN(
       std::string report,
       ReportJson(plan, options, *log, splits, static_cast<int64_t>(kept.size()),
                  dropped_images, dropped_annotations, files, content_hash));
   CVT_RETURN_IF_ERROR(
-      WriteFileAtomically(absl::StrCat(root, "/report.json"), report));
+      WritePlainFile(absl::StrCat(root, "/report.json"), report));
 
   // The summary.
   std::vector<std::string> per_split;
@@ -1402,8 +1437,8 @@ absl::Status RunCocoPrep(const CocoPrepOptions& options) {
       }
       CVT_ASSIGN_OR_RETURN(std::string shard,
                            ShardJson(plan, options, indices, outcomes));
-      CVT_RETURN_IF_ERROR(WriteFileAtomically(
-          absl::StrCat(staging->path(), "/shard.json"), shard));
+      CVT_RETURN_IF_ERROR(
+          WritePlainFile(absl::StrCat(staging->path(), "/shard.json"), shard));
       CVT_RETURN_IF_ERROR(staging->Commit());
       int64_t ok = 0;
       for (size_t j : indices) ok += outcomes[j].ok;

@@ -13,8 +13,10 @@
 //   sheet
 //
 // OUT appears complete or not at all: everything is written into a temporary
-// folder beside it (".<name>.coco_prep-tmp-<pid>"), flushed, and renamed at
-// the end. An existing OUT is never touched (AlreadyExists).
+// folder beside it (".<name>.coco_prep-tmp-<pid>"), flushed to disk with one
+// syncfs(2), and renamed at the end. An existing OUT is never touched
+// (AlreadyExists). A killed run can leave its temporary folder behind, never
+// a partial OUT.
 //
 // Scale-out: with `num_shards` N > 1 a run decodes and writes only the images
 // whose position p (in input order, after validation) has p % N ==
@@ -61,6 +63,11 @@ struct CocoPrepOptions {
   uint64_t max_image_pixels = 178956970;
   // Quality of written JPEGs. Default: 95.
   int jpeg_quality = 95;
+  // When shrinking a JPEG by 2x or more, decode it at 1/2, 1/4 or 1/8 scale
+  // (libjpeg's DCT scaling, as PIL's draft mode) before the final INTER_AREA
+  // resize: much faster, pixels within a few grey levels of a full decode.
+  // Default: true.
+  bool jpeg_dct_scaling = true;
   // Sharding: this run's slice. Defaults: 1 shard, index 0.
   int num_shards = 1;
   int shard_index = 0;
