@@ -4,6 +4,11 @@
 
 #include "absl/strings/str_format.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
 namespace cvt {
 namespace {
 
@@ -21,6 +26,71 @@ constexpr uint32_t kRound[64] = {
     0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
 inline uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+#if defined(__x86_64__)
+
+// True when the CPU has the SHA extensions (and the SSSE3/SSE4.1 they are
+// used with). Checked once.
+bool HaveShaNi() {
+  static const bool have = [] {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool ssse3 = c & (1u << 9), sse41 = c & (1u << 19);
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return ssse3 && sse41 && (b & (1u << 29)) != 0;
+  }();
+  return have;
+}
+
+// `blocks` 64-byte blocks with the SHA-NI instructions. `state` is the usual
+// a..h order. Each loop step does 4 rounds; the message schedule is kept in
+// msg[0..3] (W[4g..4g+3] for group g, reused modulo 4).
+__attribute__((target("sha,ssse3,sse4.1"))) void BlocksShaNi(
+    uint32_t* state, const unsigned char* data, size_t blocks) {
+  const __m128i kShuffle =
+      _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state));
+  __m128i state1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(state + 4));
+  tmp = _mm_shuffle_epi32(tmp, 0xB1);                // CDAB
+  state1 = _mm_shuffle_epi32(state1, 0x1B);          // EFGH
+  __m128i state0 = _mm_alignr_epi8(tmp, state1, 8);  // ABEF
+  state1 = _mm_blend_epi16(state1, tmp, 0xF0);       // CDGH
+  for (; blocks > 0; --blocks, data += 64) {
+    const __m128i abef = state0, cdgh = state1;
+    __m128i msg[4];
+    for (int g = 0; g < 16; ++g) {
+      if (g < 4) {
+        msg[g] = _mm_shuffle_epi8(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(data + 16 * g)),
+            kShuffle);
+      }
+      __m128i m = _mm_add_epi32(
+          msg[g % 4],
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(kRound + 4 * g)));
+      state1 = _mm_sha256rnds2_epu32(state1, state0, m);
+      if (g >= 3 && g < 15) {
+        const __m128i t = _mm_alignr_epi8(msg[g % 4], msg[(g + 3) % 4], 4);
+        msg[(g + 1) % 4] = _mm_sha256msg2_epu32(
+            _mm_add_epi32(msg[(g + 1) % 4], t), msg[g % 4]);
+      }
+      m = _mm_shuffle_epi32(m, 0x0E);
+      state0 = _mm_sha256rnds2_epu32(state0, state1, m);
+      if (g >= 1 && g < 13) {
+        msg[(g + 3) % 4] = _mm_sha256msg1_epu32(msg[(g + 3) % 4], msg[g % 4]);
+      }
+    }
+    state0 = _mm_add_epi32(state0, abef);
+    state1 = _mm_add_epi32(state1, cdgh);
+  }
+  tmp = _mm_shuffle_epi32(state0, 0x1B);        // FEBA
+  state1 = _mm_shuffle_epi32(state1, 0xB1);     // DCHG
+  state0 = _mm_blend_epi16(tmp, state1, 0xF0);  // DCBA
+  state1 = _mm_alignr_epi8(state1, tmp, 8);     // ABEF
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state), state0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(state + 4), state1);
+}
+
+#endif
 
 }  // namespace
 
@@ -80,9 +150,16 @@ void Sha256::Update(absl::string_view data) {
     p += take;
     n -= take;
     if (buffered_ < 64) return;
-    Block(buffer_.data());
+    Block(buffer_.data());  // One block: the portable code is fine.
     buffered_ = 0;
   }
+#if defined(__x86_64__)
+  if (n >= 64 && HaveShaNi()) {
+    BlocksShaNi(state_.data(), p, n / 64);
+    p += n / 64 * 64;
+    n %= 64;
+  }
+#endif
   for (; n >= 64; n -= 64, p += 64) Block(p);
   std::memcpy(buffer_.data(), p, n);
   buffered_ = n;
