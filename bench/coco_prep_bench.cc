@@ -34,6 +34,7 @@
 #include "libs/base/file_io.h"
 #include "libs/base/json.h"
 #include "libs/coco/coco.h"
+#include "libs/coco/coco_fast_reader.h"
 #include "opencv2/core.hpp"
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"
@@ -49,6 +50,7 @@ ABSL_FLAG(int, max_size, 320, "Longest side after resizing (0 keeps size).");
 ABSL_FLAG(int, repeat, 3, "Runs per measurement; the best is reported.");
 ABSL_FLAG(int, annotations_1m, 1000000,
           "Annotations in the generated JSON-validation file.");
+ABSL_FLAG(bool, throughput, true, "Run the throughput part.");
 ABSL_FLAG(std::string, scratch, "",
           "Scratch folder (default: $TMPDIR or /tmp).");
 
@@ -195,54 +197,56 @@ int main(int argc, char** argv) {
           "cannot write " + annotations);
   }
 
-  // --- 1. Throughput -------------------------------------------------------
-  auto dataset = cvt::ReadCocoDataset(annotations);
-  Check(dataset.ok(), std::string(dataset.status().message()));
-  std::vector<std::string> files;
-  int64_t input_bytes = 0;
-  for (const cvt::CocoImage& image : dataset->images) {
-    auto bytes = cvt::ReadFileToString(images_dir + "/" + image.file_name);
-    Check(bytes.ok(), std::string(bytes.status().message()));
-    input_bytes += bytes->size();
-    files.push_back(*std::move(bytes));
-  }
-  const double n = static_cast<double>(files.size());
-  const double raw_s = Best(repeat, [&] {
-    return Seconds([&] { RawPipeline(files, threads, max_size); });
-  });
-  int run = 0;
-  auto prep = [&](bool dct_scaling) {
-    return Best(repeat, [&] {
-      cvt::CocoPrepOptions options;
-      options.images = {images_dir};
-      options.annotations = {annotations};
-      options.out_dir = absl::StrCat(scratch, "/out", run++);
-      options.threads = threads;
-      options.max_size = max_size;
-      options.jpeg_dct_scaling = dct_scaling;
-      options.progress = cvt::ProgressMode::kNone;
-      std::ostringstream sink;
-      options.out_stream = &sink;
-      options.err_stream = &sink;
-      absl::Status status;
-      const double s = Seconds([&] { status = cvt::RunCocoPrep(options); });
-      Check(status.ok(), std::string(status.message()));
-      fs::remove_all(options.out_dir);
-      return s;
+  if (absl::GetFlag(FLAGS_throughput)) {
+    // --- 1. Throughput -------------------------------------------------------
+    auto dataset = cvt::ReadCocoDataset(annotations);
+    Check(dataset.ok(), std::string(dataset.status().message()));
+    std::vector<std::string> files;
+    int64_t input_bytes = 0;
+    for (const cvt::CocoImage& image : dataset->images) {
+      auto bytes = cvt::ReadFileToString(images_dir + "/" + image.file_name);
+      Check(bytes.ok(), std::string(bytes.status().message()));
+      input_bytes += bytes->size();
+      files.push_back(*std::move(bytes));
+    }
+    const double n = static_cast<double>(files.size());
+    const double raw_s = Best(repeat, [&] {
+      return Seconds([&] { RawPipeline(files, threads, max_size); });
     });
-  };
-  const double prep_s = prep(true);
-  const double exact_s = prep(false);
-  std::printf(
-      "throughput: %d images (%.1f MB JPEG), %d threads, max_size %d\n"
-      "  raw OpenCV decode+resize+encode: %8.1f images/s (%.3f s)\n"
-      "  coco_prep end to end:            %8.1f images/s (%.3f s)\n"
-      "  ratio coco_prep / raw:           %8.3f   (goal >= 0.9)\n"
-      "  coco_prep --nojpeg_dct_scaling:  %8.1f images/s (%.3f s), ratio "
-      "%.3f\n",
-      static_cast<int>(n), input_bytes / 1e6, threads, max_size, n / raw_s,
-      raw_s, n / prep_s, prep_s, raw_s / prep_s, n / exact_s, exact_s,
-      raw_s / exact_s);
+    int run = 0;
+    auto prep = [&](bool dct_scaling) {
+      return Best(repeat, [&] {
+        cvt::CocoPrepOptions options;
+        options.images = {images_dir};
+        options.annotations = {annotations};
+        options.out_dir = absl::StrCat(scratch, "/out", run++);
+        options.threads = threads;
+        options.max_size = max_size;
+        options.jpeg_dct_scaling = dct_scaling;
+        options.progress = cvt::ProgressMode::kNone;
+        std::ostringstream sink;
+        options.out_stream = &sink;
+        options.err_stream = &sink;
+        absl::Status status;
+        const double s = Seconds([&] { status = cvt::RunCocoPrep(options); });
+        Check(status.ok(), std::string(status.message()));
+        fs::remove_all(options.out_dir);
+        return s;
+      });
+    };
+    const double prep_s = prep(true);
+    const double exact_s = prep(false);
+    std::printf(
+        "throughput: %d images (%.1f MB JPEG), %d threads, max_size %d\n"
+        "  raw OpenCV decode+resize+encode: %8.1f images/s (%.3f s)\n"
+        "  coco_prep end to end:            %8.1f images/s (%.3f s)\n"
+        "  ratio coco_prep / raw:           %8.3f   (goal >= 0.9)\n"
+        "  coco_prep --nojpeg_dct_scaling:  %8.1f images/s (%.3f s), ratio "
+        "%.3f\n",
+        static_cast<int>(n), input_bytes / 1e6, threads, max_size, n / raw_s,
+        raw_s, n / prep_s, prep_s, raw_s / prep_s, n / exact_s, exact_s,
+        raw_s / exact_s);
+  }
 
   // --- 2. JSON validation --------------------------------------------------
   const int count = absl::GetFlag(FLAGS_annotations_1m);
@@ -258,6 +262,18 @@ int main(int argc, char** argv) {
   const double model_s = Best(repeat, [&] {
     return Seconds([&] {
       Check(cvt::ParseCocoDataset(text, "bench").ok(), "ParseCocoDataset");
+    });
+  });
+  const double fast1_s = Best(repeat, [&] {
+    return Seconds([&] {
+      Check(cvt::ParseCocoDatasetFast(text, "bench", nullptr, 1).ok(),
+            "ParseCocoDatasetFast");
+    });
+  });
+  const double fast2_s = Best(repeat, [&] {
+    return Seconds([&] {
+      Check(cvt::ParseCocoDatasetFast(text, "bench", nullptr, 2).ok(),
+            "ParseCocoDatasetFast");
     });
   });
   int64_t checked = 0;
@@ -277,10 +293,12 @@ int main(int argc, char** argv) {
       "json validation: %d annotations, %.1f MB\n"
       "  RapidJSON DOM parse (full precision): %7.1f MB/s (%.3f s)\n"
       "  ParseCocoDataset (DOM -> model):      %7.1f MB/s (%.3f s)\n"
+      "  ParseCocoDatasetFast, 1 thread (SAX): %7.1f MB/s (%.3f s)\n"
+      "  ParseCocoDatasetFast, 2 threads:      %7.1f MB/s (%.3f s)\n"
       "  CheckCocoPrepAnnotations (read+all):  %7.1f MB/s (%.3f s)   (goal "
       ">= 300 MB/s)\n",
-      count, mb, mb / parse_s, parse_s, mb / model_s, model_s, mb / check_s,
-      check_s);
+      count, mb, mb / parse_s, parse_s, mb / model_s, model_s, mb / fast1_s,
+      fast1_s, mb / fast2_s, fast2_s, mb / check_s, check_s);
   fs::remove_all(scratch);
   return 0;
 }

@@ -1,5 +1,6 @@
 #include "libs/coco/coco_fast_reader.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -102,7 +103,11 @@ struct Number {
 // the DOM reader would have to report or resolve.
 class CleanHandler {
  public:
-  CleanHandler() = default;
+  // `annotation_capacity`: reserved up front, so that the list never moves
+  // while it grows (untouched capacity costs address space, not memory).
+  explicit CleanHandler(size_t annotation_capacity) {
+    dataset_.annotations.reserve(annotation_capacity);
+  }
 
   bool Null() { return Scalar(nullptr, nullptr, nullptr); }
   bool Bool(bool b) { return Scalar(&b, nullptr, nullptr); }
@@ -541,8 +546,15 @@ class CleanHandler {
 };
 
 // Parses [begin, end) as a whole document. False if not clean.
+// No annotation record is shorter than this many bytes:
+// {"id":1,"image_id":1,"category_id":1,"bbox":[1,2,3,4]}
+constexpr size_t kMinAnnotationBytes = 54;
+size_t AnnotationCapacity(size_t bytes) {
+  return std::min<size_t>(bytes / kMinAnnotationBytes, size_t{1} << 26);
+}
+
 bool ParseWhole(absl::string_view json, CocoDataset* out) {
-  CleanHandler handler;
+  CleanHandler handler(AnnotationCapacity(json.size()));
   SpanStream stream(json.data(), json.data() + json.size());
   rapidjson::Reader reader;
   const rapidjson::ParseResult result = reader.Parse<kFlags>(stream, handler);
@@ -587,7 +599,7 @@ size_t SplitCandidate(absl::string_view json) {
 // on another; the first parse must stop exactly at `split`, between two
 // annotation records. False if the split or the file is not clean.
 bool ParseSplit(absl::string_view json, size_t split, CocoDataset* out) {
-  CleanHandler tail;
+  CleanHandler tail(AnnotationCapacity(json.size() - split));
   rapidjson::ParseResult tail_result;
   std::thread tail_thread([&] {
     SpanStream stream("{\"annotations\":[", json.data() + split,
@@ -595,7 +607,8 @@ bool ParseSplit(absl::string_view json, size_t split, CocoDataset* out) {
     rapidjson::Reader reader;
     tail_result = reader.Parse<kFlags>(stream, tail);
   });
-  CleanHandler head;
+  // The head's list receives the tail's records too.
+  CleanHandler head(AnnotationCapacity(json.size()));
   SpanStream stream(json.data(), json.data() + split);
   rapidjson::Reader reader;
   const rapidjson::ParseResult head_result = reader.Parse<kFlags>(stream, head);
