@@ -12,6 +12,7 @@
 #include "libs/base/tool_main.h"
 #include "libs/coco/category_map.h"
 #include "libs/coco/coco.h"
+#include "libs/coco/coco_fast_reader.h"
 #include "libs/eval/coco_eval.h"
 #include "libs/eval/confusion_matrix.h"
 #include "libs/eval/eval_plots.h"
@@ -202,7 +203,11 @@ absl::Status RunEvaluateMap(const EvaluateMapOptions& options,
     }
   }
   const auto start = std::chrono::steady_clock::now();
-  CVT_ASSIGN_OR_RETURN(CocoDataset gt, ReadCocoDataset(options.gt_path));
+  CVT_ASSIGN_OR_RETURN(MappedFile gt_file, MappedFile::Open(options.gt_path));
+  CVT_ASSIGN_OR_RETURN(
+      CocoDataset gt,
+      ParseCocoDatasetFast(gt_file.contents(), options.gt_path, nullptr,
+                           options.threads == 1 ? 1 : 2));
   CVT_ASSIGN_OR_RETURN(std::vector<CocoDetection> dt,
                        ReadCocoResults(options.dt_path));
   const auto loaded = std::chrono::steady_clock::now();
