@@ -12,3 +12,16 @@ for tool in coco_prep train evaluate_map mlflow_push volume_sync tune; do
   "bazel-bin/tools/$tool/$tool" --version
   "bazel-bin/tools/$tool/$tool" --help
 done
+
+# What is built already, on real data when ../shared/data is beside the clone.
+eval_dir=../shared/data/eval/cocoapi_val2014_100
+if [ -f "$eval_dir/instances_val2014_100.json" ]; then
+  out="${CVT_OUT:-out}/evaluate_map"
+  mkdir -p "$out"
+  echo
+  echo "== evaluate_map on COCO val2014 (100 images) with cocoapi's example results"
+  bazel-bin/tools/evaluate_map/evaluate_map --gt "$eval_dir/instances_val2014_100.json" \
+    --dt "$eval_dir/instances_val2014_fakebbox100_results.json" \
+    --out "$out/report.json" --plots_dir "$out/plots"
+  echo "report: $out/report.json, plots: $out/plots/"
+fi

@@ -103,6 +103,23 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
   const int G = static_cast<int>(cell.gts.size());
   const int D = static_cast<int>(cell.dts.size());
   const int T = static_cast<int>(iou_thrs.size());
+  if (G == 0) {
+    // No GT: every detection is unmatched at every threshold, so a false
+    // positive where its own area is inside the range and ignored elsewhere.
+    cell.npig = {0, 0, 0, 0};
+    for (int d = 0; d < D; ++d) {
+      const double area = dt_refs[cell.dts[d]].area;
+      uint8_t summary = 0;
+      for (int a = 0; a < 4; ++a) {
+        const bool ignored = Outside(area, a);
+        std::fill_n(cell.outcomes + (static_cast<size_t>(d) * 4 + a) * T, T,
+                    ignored ? kIgnored : kFalsePositive);
+        summary |= ignored ? (1u << a) : (16u << a);
+      }
+      cell.summary[d] = summary;
+    }
+    return;
+  }
   // Per-thread scratch: cells are many and small.
   thread_local std::vector<double> ious;
   thread_local std::vector<int> order;
