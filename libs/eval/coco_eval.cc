@@ -506,12 +506,11 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
     }
   }
 
-  // Detections: loadRes rules (area = w*h, id = position + 1).
-  std::vector<DtRef> dt_refs;
-  dt_refs.reserve(detections.size());
-  for (size_t j = 0; j < detections.size(); ++j) {
+  // Detections: loadRes rules (area = w*h, id = position + 1). Checks and
+  // id lookups run in parallel; the first bad entry in file order is
+  // reported.
+  auto check = [&](size_t j, int img) -> absl::Status {
     const CocoDetection& det = detections[j];
-    const int img = image_index.Find(det.image_id);
     if (img < 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           Prefix(options.dt_source), "results[", j, "] names image_id ",
@@ -535,11 +534,40 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
           absl::StrCat(Prefix(options.dt_source), "results[", j, "] (image_id ",
                        det.image_id, "): score is not finite"));
     }
-    const int cat = cat_index.Find(det.category_id);
+    return absl::OkStatus();
+  };
+  const size_t num_dets = detections.size();
+  // Per detection: image index, category index (-1: not evaluated), and
+  // whether it failed a check.
+  std::vector<int> det_image(num_dets), det_cat(num_dets);
+  std::vector<uint8_t> det_bad(num_dets);
+  constexpr int64_t kDetBlock = 16384;
+  ParallelFor((static_cast<int64_t>(num_dets) + kDetBlock - 1) / kDetBlock,
+              ResolveThreads(options.threads), [&](int64_t block) {
+                const size_t end =
+                    std::min<size_t>(num_dets, (block + 1) * kDetBlock);
+                for (size_t j = block * kDetBlock; j < end; ++j) {
+                  const CocoDetection& det = detections[j];
+                  det_image[j] = image_index.Find(det.image_id);
+                  det_cat[j] = cat_index.Find(det.category_id);
+                  const auto& b = det.bbox;
+                  det_bad[j] = det_image[j] < 0 || !std::isfinite(b[0]) ||
+                               !std::isfinite(b[1]) || !std::isfinite(b[2]) ||
+                               !std::isfinite(b[3]) || b[2] < 0 || b[3] < 0 ||
+                               !std::isfinite(det.score);
+                }
+              });
+  std::vector<DtRef> dt_refs;
+  dt_refs.reserve(num_dets);
+  for (size_t j = 0; j < num_dets; ++j) {
+    if (det_bad[j]) return check(j, det_image[j]);
+    const int cat = det_cat[j];
     if (cat < 0) continue;  // Never evaluated (pycocotools drops it).
+    const CocoDetection& det = detections[j];
     dt_refs.push_back({&det.bbox, det.score, det.bbox[2] * det.bbox[3],
                        static_cast<int64_t>(j) + 1});
-    cell_for(cat, img).dts.push_back(static_cast<int>(dt_refs.size()) - 1);
+    cell_for(cat, det_image[j])
+        .dts.push_back(static_cast<int>(dt_refs.size()) - 1);
   }
   result.num_detections = static_cast<int64_t>(dt_refs.size());
   result.num_images = I;
