@@ -230,7 +230,8 @@ int main(int argc, char** argv) {
         absl::Status status;
         const double s = Seconds([&] { status = cvt::RunCocoPrep(options); });
         Check(status.ok(), std::string(status.message()));
-        fs::remove_all(options.out_dir);
+        // Outputs stay until the end: deleting files just before creating
+        // new ones slows ext4's inode allocation (recently_deleted()).
         return s;
       });
     };

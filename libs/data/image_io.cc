@@ -473,6 +473,10 @@ absl::StatusOr<std::string> EncodeImage(const cv::Mat& image,
     case ImageFormat::kPng:
       ext = ".png";
       params = {cv::IMWRITE_PNG_COMPRESSION, options.png_compression};
+      if (options.png_huffman_only) {
+        params.push_back(cv::IMWRITE_PNG_STRATEGY);
+        params.push_back(cv::IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY);
+      }
       break;
     case ImageFormat::kUnknown:
       return absl::InvalidArgumentError("EncodeImage: no format given");

@@ -155,6 +155,10 @@ struct EncodeOptions {
   // PNG zlib level 0..9. Default: 3 (OpenCV's default is 1; 3 is a little
   // smaller at a similar speed).
   int png_compression = 3;
+  // PNG: Huffman coding only (zlib Z_HUFFMAN_ONLY), no LZ77 matching. For
+  // photo-like images (contact sheets) it is faster and often smaller.
+  // Default: false.
+  bool png_huffman_only = false;
 };
 
 // Encodes a CV_8UC3 BGR (or CV_8UC1) image as `format` (kJpeg or kPng;

@@ -321,6 +321,12 @@ TEST(ImageIoTest, EncodesDeterministically) {
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ(*a, *b);
   EXPECT_EQ(SniffImageFormat(*a), ImageFormat::kJpeg);
+  auto huffman =
+      EncodeImage(image, ImageFormat::kPng, {.png_huffman_only = true});
+  ASSERT_THAT(huffman, IsOk());
+  auto back = DecodeImage(*huffman, "h.png");
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(cv::norm(back->bgr, image, cv::NORM_INF), 0);
   EXPECT_THAT(EncodeImage(image, ImageFormat::kUnknown),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(EncodeImage(cv::Mat(), ImageFormat::kPng),
