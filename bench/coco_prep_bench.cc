@@ -158,6 +158,12 @@ std::string GenerateCoco(int n) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  {
+    // Other work on the machine skews every number; say how busy it was.
+    auto loadavg = cvt::ReadFileToString("/proc/loadavg");
+    if (loadavg.ok())
+      std::printf("load average at start: %s", loadavg->c_str());
+  }
   const char* workspace = std::getenv("BUILD_WORKSPACE_DIRECTORY");
   const std::string shared =
       absl::StrCat(workspace != nullptr ? workspace : ".", "/../shared/data");
@@ -210,33 +216,35 @@ int main(int argc, char** argv) {
       files.push_back(*std::move(bytes));
     }
     const double n = static_cast<double>(files.size());
-    const double raw_s = Best(repeat, [&] {
-      return Seconds([&] { RawPipeline(files, threads, max_size); });
-    });
     int run = 0;
-    auto prep = [&](bool dct_scaling) {
-      return Best(repeat, [&] {
-        cvt::CocoPrepOptions options;
-        options.images = {images_dir};
-        options.annotations = {annotations};
-        options.out_dir = absl::StrCat(scratch, "/out", run++);
-        options.threads = threads;
-        options.max_size = max_size;
-        options.jpeg_dct_scaling = dct_scaling;
-        options.progress = cvt::ProgressMode::kNone;
-        std::ostringstream sink;
-        options.out_stream = &sink;
-        options.err_stream = &sink;
-        absl::Status status;
-        const double s = Seconds([&] { status = cvt::RunCocoPrep(options); });
-        Check(status.ok(), std::string(status.message()));
-        // Outputs stay until the end: deleting files just before creating
-        // new ones slows ext4's inode allocation (recently_deleted()).
-        return s;
-      });
+    auto prep_once = [&](bool dct_scaling) {
+      cvt::CocoPrepOptions options;
+      options.images = {images_dir};
+      options.annotations = {annotations};
+      options.out_dir = absl::StrCat(scratch, "/out", run++);
+      options.threads = threads;
+      options.max_size = max_size;
+      options.jpeg_dct_scaling = dct_scaling;
+      options.progress = cvt::ProgressMode::kNone;
+      std::ostringstream sink;
+      options.out_stream = &sink;
+      options.err_stream = &sink;
+      absl::Status status;
+      const double s = Seconds([&] { status = cvt::RunCocoPrep(options); });
+      Check(status.ok(), std::string(status.message()));
+      // Outputs stay until the end: deleting files just before creating
+      // new ones slows ext4's inode allocation (recently_deleted()).
+      return s;
     };
-    const double prep_s = prep(true);
-    const double exact_s = prep(false);
+    // Interleaved, so that a change of machine load between blocks does
+    // not favour one side; the best of each is kept.
+    double raw_s = 1e300, prep_s = 1e300, exact_s = 1e300;
+    for (int r = 0; r < repeat; ++r) {
+      raw_s = std::min(raw_s,
+                       Seconds([&] { RawPipeline(files, threads, max_size); }));
+      prep_s = std::min(prep_s, prep_once(true));
+      exact_s = std::min(exact_s, prep_once(false));
+    }
     std::printf(
         "throughput: %d images (%.1f MB JPEG), %d threads, max_size %d\n"
         "  raw OpenCV decode+resize+encode: %8.1f images/s (%.3f s)\n"
