@@ -57,7 +57,8 @@ struct CocoPrepOptions {
   // "skip" drops bad records and reports them; "fail" exits 2 listing the
   // first problems that would drop or refuse something. Default: "skip".
   std::string on_error = "skip";
-  // Decoding and encoding threads; 0 = all cores. Default: 0.
+  // Decoding and encoding threads (one image per thread); 0 = all cores.
+  // `main` also turns OpenCV's own thread pool off. Default: 0.
   int threads = 0;
   // Decompression-bomb guard in pixels. Default: 178956970.
   uint64_t max_image_pixels = 178956970;

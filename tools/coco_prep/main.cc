@@ -10,6 +10,7 @@
 #include "libs/base/progress.h"
 #include "libs/base/status.h"
 #include "libs/base/tool_main.h"
+#include "opencv2/core.hpp"
 #include "tools/coco_prep/coco_prep.h"
 #include "tools/coco_prep/split.h"
 
@@ -95,5 +96,8 @@ int main(int argc, char** argv) {
                          absl::InvalidArgumentError(
                              "--progress must be auto, bar, json or none"));
   }
+  // coco_prep runs one image per thread on --threads threads; OpenCV's own
+  // pool (cv::resize splits rows over it) would only oversubscribe the cores.
+  cv::setNumThreads(1);
   return cvt::ExitCode("coco_prep", cvt::RunCocoPrep(options));
 }
