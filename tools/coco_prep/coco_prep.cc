@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "libs/base/file_io.h"
 #include "libs/base/json.h"
+#include "libs/base/status.h"
 #include "libs/base/status_macros.h"
 #include "libs/base/tool_main.h"
 #include "libs/coco/category_map.h"
@@ -35,99 +36,14 @@
 #include "opencv2/core.hpp"
 #include "rapidjson/document.h"
 #include "tools/coco_prep/plots.h"
+#include "tools/coco_prep/problem_log.h"
 #include "tools/coco_prep/split.h"
+#include "tools/coco_prep/staging_dir.h"
 
 namespace cvt {
 namespace {
 
 namespace fs = std::filesystem;
-
-// What happened to the item a problem is about.
-enum class Action {
-  kFixed,    // Repaired; the item is kept.
-  kDropped,  // Bad data; the item is left out.
-  kRefused,  // Valid maybe, but against a safety limit; left out.
-};
-
-absl::string_view ActionName(Action action) {
-  switch (action) {
-    case Action::kFixed:
-      return "fixed";
-    case Action::kDropped:
-      return "dropped";
-    case Action::kRefused:
-      return "refused";
-  }
-  return "dropped";
-}
-
-bool ParseAction(absl::string_view name, Action* action) {
-  for (Action a : {Action::kFixed, Action::kDropped, Action::kRefused}) {
-    if (ActionName(a) == name) {
-      *action = a;
-      return true;
-    }
-  }
-  return false;
-}
-
-struct Problem {
-  std::string kind;
-  Action action = Action::kDropped;
-  std::string message;
-};
-
-constexpr int kExamplesPerKind = 5;
-constexpr int kFirstProblemsListed = 10;
-
-// Every problem found, counted by kind, with the first examples of each.
-class ProblemLog {
- public:
-  struct Kind {
-    Action action = Action::kDropped;
-    int64_t count = 0;
-    std::vector<std::string> examples;
-  };
-
-  void Add(const Problem& problem) {
-    Kind& kind = kinds_[problem.kind];
-    kind.action = problem.action;
-    ++kind.count;
-    if (kind.examples.size() < kExamplesPerKind) {
-      kind.examples.push_back(problem.message);
-    }
-    ++totals_[static_cast<int>(problem.action)];
-    if (problem.action != Action::kFixed &&
-        blocking_.size() < kFirstProblemsListed) {
-      blocking_.push_back(absl::StrCat(problem.kind, ": ", problem.message));
-    }
-  }
-  void Add(absl::string_view kind, Action action, std::string message) {
-    Add(Problem{std::string(kind), action, std::move(message)});
-  }
-
-  int64_t total(Action action) const {
-    return totals_[static_cast<int>(action)];
-  }
-  int64_t blocking_count() const {
-    return total(Action::kDropped) + total(Action::kRefused);
-  }
-  // For --on_error=fail: InvalidArgument listing the first problems.
-  absl::Status FailIfBlocking() const {
-    if (blocking_count() == 0) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat(
-        blocking_count(),
-        " problem(s) would drop or refuse data (--on_error=fail); nothing "
-        "was written. First:\n  ",
-        absl::StrJoin(blocking_, "\n  ")));
-  }
-  const std::map<std::string, Kind>& kinds() const { return kinds_; }
-
- private:
-  std::map<std::string, Kind> kinds_;
-  int64_t totals_[3] = {0, 0, 0};
-  std::vector<std::string> blocking_;
-};
 
 // A thread joined on destruction, so early returns cannot leave it running.
 class JoiningThread {
@@ -1407,79 +1323,6 @@ absl::Status WriteFinalOutput(const Plan& plan, const CocoPrepOptions& options,
   return absl::OkStatus();
 }
 
-// The temporary folder beside `out`, removed unless committed.
-class StagingDir {
- public:
-  static absl::StatusOr<std::unique_ptr<StagingDir>> Create(
-      const std::string& out) {
-    const fs::path target = fs::path(out).lexically_normal();
-    fs::path clean = target;
-    if (clean.filename().empty()) clean = clean.parent_path();
-    std::error_code error;
-    if (fs::exists(clean, error)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("--out ", out,
-                       " already exists; coco_prep writes a new folder "
-                       "and never overwrites one"));
-    }
-    const fs::path parent =
-        clean.has_parent_path() ? clean.parent_path() : fs::path(".");
-    if (!fs::is_directory(parent, error)) {
-      return absl::NotFoundError(absl::StrCat(
-          "--out: the parent folder ", parent.string(), " does not exist"));
-    }
-    const fs::path temp = parent / absl::StrCat(".", clean.filename().string(),
-                                                ".coco_prep-tmp-", getpid());
-    fs::remove_all(temp, error);
-    if (!fs::create_directory(temp, error) || error) {
-      return absl::InternalError(
-          absl::StrCat("cannot create ", temp.string(), ": ", error.message()));
-    }
-    return std::unique_ptr<StagingDir>(
-        new StagingDir(temp.string(), clean.string(), parent.string()));
-  }
-
-  ~StagingDir() {
-    if (!committed_) {
-      std::error_code error;
-      fs::remove_all(temp_, error);
-    }
-  }
-
-  const std::string& path() const { return temp_; }
-
-  // Flushes everything written below the folder and renames it to `out`.
-  absl::Status Commit() {
-    const int fd = open(temp_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus(errno, "open", temp_);
-    const int synced = syncfs(fd);
-    const int saved = errno;
-    close(fd);
-    if (synced != 0) return ErrnoStatus(saved, "syncfs", temp_);
-    if (rename(temp_.c_str(), out_.c_str()) != 0) {
-      return ErrnoStatus(errno, "rename to " + out_, temp_);
-    }
-    committed_ = true;
-    const int dir = open(parent_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      fsync(dir);
-      close(dir);
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  StagingDir(std::string temp, std::string out, std::string parent)
-      : temp_(std::move(temp)),
-        out_(std::move(out)),
-        parent_(std::move(parent)) {}
-
-  std::string temp_;
-  std::string out_;
-  std::string parent_;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 absl::StatusOr<AnnotationCheck> CheckCocoPrepAnnotations(
@@ -1510,8 +1353,10 @@ absl::Status RunCocoPrep(const CocoPrepOptions& options) {
   const bool fail_mode = options.on_error == "fail";
   if (fail_mode) CVT_RETURN_IF_ERROR(log.FailIfBlocking());
 
-  CVT_ASSIGN_OR_RETURN(std::unique_ptr<StagingDir> staging,
-                       StagingDir::Create(options.out_dir));
+  absl::StatusOr<std::unique_ptr<StagingDir>> created =
+      StagingDir::Create(options.out_dir);
+  if (!created.ok()) return Annotate(created.status(), "--out");
+  std::unique_ptr<StagingDir> staging = *std::move(created);
   const std::string images_out = absl::StrCat(staging->path(), "/images");
   std::error_code error;
   fs::create_directory(images_out, error);
