@@ -98,6 +98,8 @@ struct Outcome {
   int64_t out_height = 0;
   std::string out_name;
   std::string sha256;
+  // Written byte for byte as read (already in final form).
+  bool copied = false;
   // The written image decoded again, for jobs sampled for the contact sheet
   // (single runs only; a merge decodes the file).
   cv::Mat tile;
@@ -371,7 +373,8 @@ absl::Status BuildPlan(const CocoPrepOptions& options, Plan* plan,
       options.seed, "\nmax_size ", options.max_size, "\njpeg_quality ",
       options.jpeg_quality, "\nmax_image_pixels ", options.max_image_pixels,
       "\non_error ", options.on_error, "\njpeg_dct_scaling ",
-      options.jpeg_dct_scaling ? "1" : "0", "\n");
+      options.jpeg_dct_scaling ? "1" : "0", "\ncopy_unchanged ",
+      options.copy_unchanged ? "1" : "0", "\n");
 
   // Categories: the union over the files, by id.
   std::map<int64_t, CocoCategory> categories;
@@ -663,9 +666,23 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
   }
   outcome.out_width = resized.cols;
   outcome.out_height = resized.rows;
-  CVT_ASSIGN_OR_RETURN(
-      std::string encoded,
-      EncodeImage(resized, out_format, {.jpeg_quality = options.jpeg_quality}));
+  // A file already in its final form is copied byte for byte: re-encoding
+  // it would only lose quality. Final form: not resized, named as what it
+  // is, upright, and 8-bit 3-channel without alpha (so decoding it gives
+  // exactly the pixels checked here).
+  const bool final_form = resized.cols == width && resized.rows == height &&
+                          named == content && header->exif_orientation == 1 &&
+                          header->channels == 3 && !header->has_alpha &&
+                          !header->palette && header->bit_depth == 8;
+  std::string encoded;
+  if (options.copy_unchanged && final_form) {
+    encoded = *std::move(bytes);
+    outcome.copied = true;
+  } else {
+    CVT_ASSIGN_OR_RETURN(encoded,
+                         EncodeImage(resized, out_format,
+                                     {.jpeg_quality = options.jpeg_quality}));
+  }
   outcome.sha256 = Sha256Hex(encoded);
   if (sheet_tile) {
     CVT_ASSIGN_OR_RETURN(DecodedImage tile,
@@ -785,6 +802,8 @@ absl::StatusOr<std::string> ShardJson(const Plan& plan,
       json.String(o.out_name);
       json.Key("sha256");
       json.String(o.sha256);
+      json.Key("copied");
+      json.Bool(o.copied);
     } else {
       json.Key("failure");
       WriteProblem(json, o.failure);
@@ -841,7 +860,7 @@ absl::Status MergeShard(const std::string& shard_dir, const Plan& plan,
         ": this shard was made from other inputs or options than the "
         "merge (give the merge the same --annotations, --splits, "
         "--seed, --max_size, --jpeg_quality, --jpeg_dct_scaling, "
-        "--max_image_pixels and --on_error)"));
+        "--copy_unchanged, --max_image_pixels and --on_error)"));
   }
   const int n = doc["num_shards"].GetInt();
   if (*num_shards == 0) *num_shards = n;
@@ -886,6 +905,8 @@ absl::Status MergeShard(const std::string& shard_dir, const Plan& plan,
       o.out_height = v["out_height"].GetInt64();
       o.out_name = v["out_name"].GetString();
       o.sha256 = v["sha256"].GetString();
+      o.copied = v.HasMember("copied") && v["copied"].IsBool() &&
+                 v["copied"].GetBool();
       const std::string source =
           absl::StrCat(shard_dir, "/images/", o.out_name);
       CVT_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(source));
@@ -935,7 +956,7 @@ absl::Status WriteHashed(const std::string& root, const std::string& relative,
 absl::StatusOr<std::string> ReportJson(
     const Plan& plan, const CocoPrepOptions& options, const ProblemLog& log,
     const std::vector<SplitOutput>& splits, int64_t images_written,
-    int64_t dropped_images, int64_t dropped_annotations,
+    int64_t images_copied, int64_t dropped_images, int64_t dropped_annotations,
     const std::vector<WrittenFile>& files, const std::string& content_hash) {
   JsonWriter json({.indent = 2});
   json.StartObject();
@@ -972,6 +993,8 @@ absl::StatusOr<std::string> ReportJson(
   json.String(options.on_error);
   json.Key("jpeg_dct_scaling");
   json.Bool(options.jpeg_dct_scaling);
+  json.Key("copy_unchanged");
+  json.Bool(options.copy_unchanged);
   json.EndObject();
   json.Key("input");
   json.StartObject();
@@ -995,6 +1018,8 @@ absl::StatusOr<std::string> ReportJson(
   json.Int(dropped_images);
   json.Key("dropped_annotations");
   json.Int(dropped_annotations);
+  json.Key("images_copied_unchanged");
+  json.Int(images_copied);
   json.EndObject();
   json.Key("splits");
   json.StartObject();
@@ -1234,8 +1259,11 @@ absl::Status WriteFinalOutput(const Plan& plan, const CocoPrepOptions& options,
   JoiningThread sheet_thread([&] { sheet = ContactSheetPng(tiles); });
 
   std::vector<WrittenFile> files;
+  int64_t images_copied = 0;
   for (const Outcome& o : outcomes) {
-    if (o.ok) files.push_back({absl::StrCat("images/", o.out_name), o.sha256});
+    if (!o.ok) continue;
+    files.push_back({absl::StrCat("images/", o.out_name), o.sha256});
+    images_copied += o.copied;
   }
   for (const char* dir : {"annotations", "plots"}) {
     std::error_code error;
@@ -1296,7 +1324,8 @@ absl::Status WriteFinalOutput(const Plan& plan, const CocoPrepOptions& options,
   CVT_ASSIGN_OR_RETURN(
       std::string report,
       ReportJson(plan, options, *log, splits, static_cast<int64_t>(kept.size()),
-                 dropped_images, dropped_annotations, files, content_hash));
+                 images_copied, dropped_images, dropped_annotations, files,
+                 content_hash));
   CVT_RETURN_IF_ERROR(
       WritePlainFile(absl::StrCat(root, "/report.json"), report));
 

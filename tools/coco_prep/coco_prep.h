@@ -5,7 +5,8 @@
 // Validates, cleans, splits and pre-sizes a COCO dataset (images folder plus
 // COCO JSON) into a folder that `train` and `evaluate_map` read:
 //
-//   OUT/images/<file_name>          re-encoded, longest side <= max_size
+//   OUT/images/<file_name>          longest side <= max_size; re-encoded, or
+//                                   copied when already in final form
 //   OUT/annotations/<split>.json    COCO, original ids, boxes scaled
 //   OUT/categories.json             the frozen CategoryMap
 //   OUT/report.json                 counts, problems, content hash
@@ -69,6 +70,11 @@ struct CocoPrepOptions {
   // resize: much faster, pixels within a few grey levels of a full decode.
   // Default: true.
   bool jpeg_dct_scaling = true;
+  // Copy an image byte for byte instead of re-encoding it when it is already
+  // in final form: not resized, content matching its extension, EXIF
+  // orientation 1 (or none), 8-bit 3-channel without alpha. Lossless and
+  // fast; train decodes it to the same pixels. Default: true.
+  bool copy_unchanged = true;
   // Sharding: this run's slice. Defaults: 1 shard, index 0.
   int num_shards = 1;
   int shard_index = 0;

@@ -37,6 +37,9 @@ ABSL_FLAG(int, jpeg_quality, 95, "Quality of written JPEGs (1..100).");
 ABSL_FLAG(bool, jpeg_dct_scaling, true,
           "When shrinking a JPEG 2x or more, decode it at 1/2, 1/4 or 1/8 "
           "scale (libjpeg DCT scaling) before the final resize; faster.");
+ABSL_FLAG(bool, copy_unchanged, true,
+          "Copy images already in final form (not resized, right extension, "
+          "upright, 8-bit 3-channel) byte for byte instead of re-encoding.");
 ABSL_FLAG(int, num_shards, 1,
           "Split the image work into this many shards (one task each).");
 ABSL_FLAG(int, shard_index, 0, "Which shard this task runs (0-based).");
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
   options.max_image_pixels = absl::GetFlag(FLAGS_max_image_pixels);
   options.jpeg_quality = absl::GetFlag(FLAGS_jpeg_quality);
   options.jpeg_dct_scaling = absl::GetFlag(FLAGS_jpeg_dct_scaling);
+  options.copy_unchanged = absl::GetFlag(FLAGS_copy_unchanged);
   options.num_shards = absl::GetFlag(FLAGS_num_shards);
   options.shard_index = absl::GetFlag(FLAGS_shard_index);
   for (const std::string& dir : absl::GetFlag(FLAGS_merge_shards)) {
