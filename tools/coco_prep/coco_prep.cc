@@ -607,11 +607,34 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
                 header.status().message());
   }
   const DecodeOptions decode_options{.max_pixels = options.max_image_pixels};
-  // Decoded straight to the output size (JPEG DCT scaling where allowed).
-  absl::StatusOr<DecodedImage> decoded = DecodeImageToFit(
-      *bytes, job.source_path, options.max_size, decode_options,
-      {.dct_scaling = options.jpeg_dct_scaling});
-  if (!decoded.ok()) {
+  const ImageFormat named = FormatFromExtension(job.image.file_name);
+  const ImageFormat content = header->format;
+  // A file already in its final form is copied byte for byte: re-encoding
+  // it would only lose quality. Final form: not resized, named as what it
+  // is, upright, and 8-bit 3-channel without alpha (so decoding it gives
+  // exactly the pixels checked here). A JPEG to copy is only verified (luma
+  // decode), not decoded to colour.
+  const bool final_form =
+      FitSize(header->width, header->height, options.max_size) ==
+          cv::Size(static_cast<int>(header->width),
+                   static_cast<int>(header->height)) &&
+      named == content && header->exif_orientation == 1 &&
+      header->channels == 3 && !header->has_alpha && !header->palette &&
+      header->bit_depth == 8;
+  const bool copy = options.copy_unchanged && final_form;
+  absl::Status decode_status;
+  cv::Mat resized;  // Empty when copying a verified JPEG.
+  if (copy && content == ImageFormat::kJpeg) {
+    decode_status = VerifyImage(*bytes, job.source_path, decode_options);
+  } else {
+    // Decoded straight to the output size (JPEG DCT scaling where allowed).
+    absl::StatusOr<DecodedImage> decoded = DecodeImageToFit(
+        *bytes, job.source_path, options.max_size, decode_options,
+        {.dct_scaling = options.jpeg_dct_scaling});
+    decode_status = decoded.status();
+    if (decoded.ok()) resized = decoded->bgr;
+  }
+  if (!decode_status.ok()) {
     const uint64_t pixels = static_cast<uint64_t>(header->stored_width) *
                             static_cast<uint64_t>(header->stored_height);
     const char* kind = pixels > options.max_image_pixels ? "image_too_large"
@@ -620,16 +643,14 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
     return fail(
         kind,
         pixels > options.max_image_pixels ? Action::kRefused : Action::kDropped,
-        decoded.status().message());
+        decode_status.message());
   }
-  const cv::Mat& resized = decoded->bgr;
-  // The full decoded size (after EXIF orientation) is what boxes refer to.
-  const int64_t width = decoded->header.width;
-  const int64_t height = decoded->header.height;
+  // The full decoded size (after EXIF orientation) is what boxes refer to;
+  // decoding checked that the pixels match the header.
+  const int64_t width = header->width;
+  const int64_t height = header->height;
   outcome.width = width;
   outcome.height = height;
-  const ImageFormat named = FormatFromExtension(job.image.file_name);
-  const ImageFormat content = header->format;
   ImageFormat out_format = named;
   outcome.out_name = job.out_name;
   if (named == ImageFormat::kUnknown) {
@@ -664,18 +685,11 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
                       job.image.height, " but the file decodes to ", width, "x",
                       height, "; the decoded size is used")});
   }
-  outcome.out_width = resized.cols;
-  outcome.out_height = resized.rows;
-  // A file already in its final form is copied byte for byte: re-encoding
-  // it would only lose quality. Final form: not resized, named as what it
-  // is, upright, and 8-bit 3-channel without alpha (so decoding it gives
-  // exactly the pixels checked here).
-  const bool final_form = resized.cols == width && resized.rows == height &&
-                          named == content && header->exif_orientation == 1 &&
-                          header->channels == 3 && !header->has_alpha &&
-                          !header->palette && header->bit_depth == 8;
+  const cv::Size out_size = FitSize(width, height, options.max_size);
+  outcome.out_width = out_size.width;
+  outcome.out_height = out_size.height;
   std::string encoded;
-  if (options.copy_unchanged && final_form) {
+  if (copy) {
     encoded = *std::move(bytes);
     outcome.copied = true;
   } else {
