@@ -10,8 +10,11 @@
 //   OUT/annotations/<split>.json    COCO, original ids, boxes scaled
 //   OUT/categories.json             the frozen CategoryMap
 //   OUT/report.json                 counts, problems, content hash
-//   OUT/plots/*.png                 class and box-size histograms, contact
-//   sheet
+//   OUT/SHA256SUMS                  hashes of every other file
+//   OUT/plots/*.png                 histograms and a contact sheet
+//
+// tools/coco_prep/README.md documents the folder, the validation rules and
+// the decoding rules for users.
 //
 // OUT appears complete or not at all: everything is written into a temporary
 // folder beside it (".<name>.coco_prep-tmp-<pid>"), flushed to disk with one
