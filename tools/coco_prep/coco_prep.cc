@@ -147,14 +147,15 @@ std::optional<std::pair<std::string, std::string>> SplitEntry(
   return std::make_pair(name, entry.substr(eq + 1));
 }
 
-absl::Status CheckOptions(const CocoPrepOptions& options) {
+// `need_out`: false for the checks that write nothing.
+absl::Status CheckOptions(const CocoPrepOptions& options, bool need_out) {
   if (options.images.empty()) {
     return absl::InvalidArgumentError("--images is required");
   }
   if (options.annotations.empty()) {
     return absl::InvalidArgumentError("--annotations is required");
   }
-  CVT_RETURN_IF_ERROR(RequireFlag(options.out_dir, "out"));
+  if (need_out) CVT_RETURN_IF_ERROR(RequireFlag(options.out_dir, "out"));
   if (options.on_error != "skip" && options.on_error != "fail") {
     return absl::InvalidArgumentError(
         "--on_error must be 'skip' or 'fail', not '" + options.on_error + "'");
@@ -1370,7 +1371,7 @@ absl::Status WriteFinalOutput(const Plan& plan, const CocoPrepOptions& options,
 
 absl::StatusOr<AnnotationCheck> CheckCocoPrepAnnotations(
     const CocoPrepOptions& options) {
-  CVT_RETURN_IF_ERROR(CheckOptions(options));
+  CVT_RETURN_IF_ERROR(CheckOptions(options, /*need_out=*/false));
   Plan plan;
   ProblemLog log;
   CVT_RETURN_IF_ERROR(BuildPlan(options, &plan, &log));
@@ -1387,7 +1388,7 @@ absl::StatusOr<AnnotationCheck> CheckCocoPrepAnnotations(
 }
 
 absl::Status RunCocoPrep(const CocoPrepOptions& options) {
-  CVT_RETURN_IF_ERROR(CheckOptions(options));
+  CVT_RETURN_IF_ERROR(CheckOptions(options, !options.validate_only));
   std::ostream& out = options.out_stream ? *options.out_stream : std::cout;
   std::ostream& err = options.err_stream ? *options.err_stream : std::cerr;
   Plan plan;
@@ -1395,6 +1396,21 @@ absl::Status RunCocoPrep(const CocoPrepOptions& options) {
   CVT_RETURN_IF_ERROR(BuildPlan(options, &plan, &log));
   const bool fail_mode = options.on_error == "fail";
   if (fail_mode) CVT_RETURN_IF_ERROR(log.FailIfBlocking());
+  if (options.validate_only) {
+    err << "coco_prep: checked " << plan.parsed_images << " images and "
+        << plan.parsed_annotations
+        << " annotations without reading images: " << log.total(Action::kFixed)
+        << " fixed, " << log.total(Action::kDropped) << " dropped; "
+        << plan.jobs.size() << " images would be decoded\n";
+    for (const auto& [kind, info] : log.kinds()) {
+      err << "  " << kind << " (" << ActionName(info.action)
+          << "): " << info.count << "\n";
+      for (const std::string& example : info.examples) {
+        err << "    " << example << "\n";
+      }
+    }
+    return absl::OkStatus();
+  }
 
   absl::StatusOr<std::unique_ptr<StagingDir>> created =
       StagingDir::Create(options.out_dir);

@@ -81,6 +81,11 @@ struct CocoPrepOptions {
   // Sharding: this run's slice. Defaults: 1 shard, index 0.
   int num_shards = 1;
   int shard_index = 0;
+  // Only the checks that need no pixels (see CheckCocoPrepAnnotations):
+  // problems by kind with examples go to stderr, nothing is written and
+  // `out_dir` is not needed. With on_error "fail", problems are an error.
+  // Default: false.
+  bool validate_only = false;
   // Shard folders to merge into `out_dir` instead of decoding.
   std::vector<std::string> merge_shards;
   // How decoding progress is shown on stderr. Default: kAuto.

@@ -26,6 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Not;
 
 // A 64x48 JPEG (or PNG) with a gradient, so re-encoding has work to do.
@@ -614,6 +615,22 @@ TEST_F(MessyDatasetTest, AnnotationCheckAppliesThePixelFreeRules) {
   EXPECT_THAT(check->by_kind, testing::Contains(std::pair<std::string, int64_t>(
                                   "nonpositive_box", 2)));
   EXPECT_FALSE(fs::exists(options_.out_dir));
+}
+
+TEST_F(MessyDatasetTest, ValidateOnlyReportsWithoutWriting) {
+  options_.validate_only = true;
+  options_.out_dir.clear();
+  const RunResult run = RunPrep(options_);
+  ASSERT_THAT(run.status, IsOk());
+  EXPECT_THAT(run.err, HasSubstr("checked 14 images and 13 annotations"));
+  EXPECT_THAT(run.err, HasSubstr("  bad_bbox (dropped): 2\n"));
+  EXPECT_THAT(run.err, HasSubstr("annotation id 4: bbox must be 4 finite"));
+  EXPECT_THAT(run.out, IsEmpty());
+  EXPECT_THAT(Entries(root_), ElementsAre("images", "messy.json"));
+  options_.on_error = "fail";
+  EXPECT_THAT(RunPrep(options_).status,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("would drop or refuse data")));
 }
 
 TEST_F(MessyDatasetTest, FailExitsListingTheFirstProblemsAndWritesNothing) {

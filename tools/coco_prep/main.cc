@@ -40,6 +40,9 @@ ABSL_FLAG(bool, jpeg_dct_scaling, true,
 ABSL_FLAG(bool, copy_unchanged, true,
           "Copy images already in final form (not resized, right extension, "
           "upright, 8-bit 3-channel) byte for byte instead of re-encoding.");
+ABSL_FLAG(bool, validate_only, false,
+          "Check the annotation files only (no image is read, nothing is "
+          "written, --out is not needed); problems go to stderr.");
 ABSL_FLAG(int, num_shards, 1,
           "Split the image work into this many shards (one task each).");
 ABSL_FLAG(int, shard_index, 0, "Which shard this task runs (0-based).");
@@ -89,6 +92,7 @@ int main(int argc, char** argv) {
   options.jpeg_quality = absl::GetFlag(FLAGS_jpeg_quality);
   options.jpeg_dct_scaling = absl::GetFlag(FLAGS_jpeg_dct_scaling);
   options.copy_unchanged = absl::GetFlag(FLAGS_copy_unchanged);
+  options.validate_only = absl::GetFlag(FLAGS_validate_only);
   options.num_shards = absl::GetFlag(FLAGS_num_shards);
   options.shard_index = absl::GetFlag(FLAGS_shard_index);
   for (const std::string& dir : absl::GetFlag(FLAGS_merge_shards)) {
