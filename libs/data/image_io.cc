@@ -349,11 +349,15 @@ absl::StatusOr<ImageHeader> ReadImageHeader(absl::string_view bytes,
 
 namespace {
 
-// Decodes at 1/`reduction` scale (1, 2, 4 or 8; JPEG only).
+// Decodes at 1/`reduction` scale (1, 2, 4 or 8; JPEG only). With
+// `luma_only`, a JPEG is decoded to its grey channel (all entropy-coded data
+// is still decoded; only colour reconstruction is skipped) and `bgr` holds
+// that single channel.
 absl::StatusOr<DecodedImage> DecodeImageScaled(absl::string_view bytes,
                                                absl::string_view name,
                                                const DecodeOptions& options,
-                                               int reduction) {
+                                               int reduction,
+                                               bool luma_only = false) {
   DecodedImage result;
   CVT_ASSIGN_OR_RETURN(result.header, ReadImageHeader(bytes, name));
   const ImageHeader& header = result.header;
@@ -382,6 +386,9 @@ absl::StatusOr<DecodedImage> DecodeImageScaled(absl::string_view bytes,
           if (reduction == 2) flags |= cv::IMREAD_REDUCED_COLOR_2;
           if (reduction == 4) flags |= cv::IMREAD_REDUCED_COLOR_4;
           if (reduction == 8) flags |= cv::IMREAD_REDUCED_COLOR_8;
+          if (luma_only) {
+            flags = cv::IMREAD_GRAYSCALE | cv::IMREAD_IGNORE_ORIENTATION;
+          }
           result.bgr = cv::imdecode(raw, flags);
         } else {
           cv::Mat decoded = cv::imdecode(raw, cv::IMREAD_UNCHANGED);
@@ -411,6 +418,12 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
                                          absl::string_view name,
                                          const DecodeOptions& options) {
   return DecodeImageScaled(bytes, name, options, 1);
+}
+
+absl::Status VerifyImage(absl::string_view bytes, absl::string_view name,
+                         const DecodeOptions& options) {
+  return DecodeImageScaled(bytes, name, options, 1, /*luma_only=*/true)
+      .status();
 }
 
 cv::Size FitSize(int64_t width, int64_t height, int max_size) {
@@ -473,6 +486,10 @@ absl::StatusOr<std::string> EncodeImage(const cv::Mat& image,
     case ImageFormat::kPng:
       ext = ".png";
       params = {cv::IMWRITE_PNG_COMPRESSION, options.png_compression};
+      if (options.png_huffman_only) {
+        params.push_back(cv::IMWRITE_PNG_STRATEGY);
+        params.push_back(cv::IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY);
+      }
       break;
     case ImageFormat::kUnknown:
       return absl::InvalidArgumentError("EncodeImage: no format given");

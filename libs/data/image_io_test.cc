@@ -312,6 +312,24 @@ TEST(ImageIoTest, DecodeToFitAppliesOrientationAndHandlesPng) {
                        HasSubstr("x.jpg: not a JPEG or PNG")));
 }
 
+TEST(ImageIoTest, VerifyImageFindsWhatDecodeImageFinds) {
+  cv::Mat noise(64, 64, CV_8UC3);
+  cv::randu(noise, 0, 256);
+  const std::string jpeg = EncodeJpegForTest(noise);
+  const std::string png = EncodePngForTest(noise);
+  EXPECT_THAT(VerifyImage(jpeg, "ok.jpg"), IsOk());
+  EXPECT_THAT(VerifyImage(png, "ok.png"), IsOk());
+  EXPECT_THAT(VerifyImage(jpeg.substr(0, jpeg.size() / 2), "cut.jpg"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cut.jpg: truncated jpeg")));
+  EXPECT_THAT(VerifyImage(jpeg, "s.jpg", {.max_pixels = 100}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("decompression-bomb limit")));
+  EXPECT_THAT(VerifyImage("junk", "j.jpg"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("not a JPEG or PNG")));
+}
+
 TEST(ImageIoTest, EncodesDeterministically) {
   cv::Mat image(30, 50, CV_8UC3);
   cv::randu(image, 0, 256);
@@ -321,6 +339,12 @@ TEST(ImageIoTest, EncodesDeterministically) {
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ(*a, *b);
   EXPECT_EQ(SniffImageFormat(*a), ImageFormat::kJpeg);
+  auto huffman =
+      EncodeImage(image, ImageFormat::kPng, {.png_huffman_only = true});
+  ASSERT_THAT(huffman, IsOk());
+  auto back = DecodeImage(*huffman, "h.png");
+  ASSERT_THAT(back, IsOk());
+  EXPECT_EQ(cv::norm(back->bgr, image, cv::NORM_INF), 0);
   EXPECT_THAT(EncodeImage(image, ImageFormat::kUnknown),
               StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(EncodeImage(cv::Mat(), ImageFormat::kPng),

@@ -22,10 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
-#include "libs/base/exceptions.h"
 #include "libs/base/file_io.h"
 #include "libs/base/json.h"
 #include "libs/base/status.h"
@@ -37,101 +34,16 @@
 #include "libs/data/image_io.h"
 #include "libs/data/sha256.h"
 #include "opencv2/core.hpp"
-#include "opencv2/imgproc.hpp"
+#include "rapidjson/document.h"
 #include "tools/coco_prep/plots.h"
+#include "tools/coco_prep/problem_log.h"
 #include "tools/coco_prep/split.h"
+#include "tools/coco_prep/staging_dir.h"
 
 namespace cvt {
 namespace {
 
 namespace fs = std::filesystem;
-
-// What happened to the item a problem is about.
-enum class Action {
-  kFixed,    // Repaired; the item is kept.
-  kDropped,  // Bad data; the item is left out.
-  kRefused,  // Valid maybe, but against a safety limit; left out.
-};
-
-absl::string_view ActionName(Action action) {
-  switch (action) {
-    case Action::kFixed:
-      return "fixed";
-    case Action::kDropped:
-      return "dropped";
-    case Action::kRefused:
-      return "refused";
-  }
-  return "dropped";
-}
-
-bool ParseAction(absl::string_view name, Action* action) {
-  for (Action a : {Action::kFixed, Action::kDropped, Action::kRefused}) {
-    if (ActionName(a) == name) {
-      *action = a;
-      return true;
-    }
-  }
-  return false;
-}
-
-struct Problem {
-  std::string kind;
-  Action action = Action::kDropped;
-  std::string message;
-};
-
-constexpr int kExamplesPerKind = 5;
-constexpr int kFirstProblemsListed = 10;
-
-// Every problem found, counted by kind, with the first examples of each.
-class ProblemLog {
- public:
-  struct Kind {
-    Action action = Action::kDropped;
-    int64_t count = 0;
-    std::vector<std::string> examples;
-  };
-
-  void Add(const Problem& problem) {
-    Kind& kind = kinds_[problem.kind];
-    kind.action = problem.action;
-    ++kind.count;
-    if (kind.examples.size() < kExamplesPerKind) {
-      kind.examples.push_back(problem.message);
-    }
-    ++totals_[static_cast<int>(problem.action)];
-    if (problem.action != Action::kFixed &&
-        blocking_.size() < kFirstProblemsListed) {
-      blocking_.push_back(absl::StrCat(problem.kind, ": ", problem.message));
-    }
-  }
-  void Add(absl::string_view kind, Action action, std::string message) {
-    Add(Problem{std::string(kind), action, std::move(message)});
-  }
-
-  int64_t total(Action action) const {
-    return totals_[static_cast<int>(action)];
-  }
-  int64_t blocking_count() const {
-    return total(Action::kDropped) + total(Action::kRefused);
-  }
-  // For --on_error=fail: InvalidArgument listing the first problems.
-  absl::Status FailIfBlocking() const {
-    if (blocking_count() == 0) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat(
-        blocking_count(),
-        " problem(s) would drop or refuse data (--on_error=fail); nothing "
-        "was written. First:\n  ",
-        absl::StrJoin(blocking_, "\n  ")));
-  }
-  const std::map<std::string, Kind>& kinds() const { return kinds_; }
-
- private:
-  std::map<std::string, Kind> kinds_;
-  int64_t totals_[3] = {0, 0, 0};
-  std::vector<std::string> blocking_;
-};
 
 // A thread joined on destruction, so early returns cannot leave it running.
 class JoiningThread {
@@ -186,6 +98,8 @@ struct Outcome {
   int64_t out_height = 0;
   std::string out_name;
   std::string sha256;
+  // Written byte for byte as read (already in final form).
+  bool copied = false;
   // The written image decoded again, for jobs sampled for the contact sheet
   // (single runs only; a merge decodes the file).
   cv::Mat tile;
@@ -233,14 +147,15 @@ std::optional<std::pair<std::string, std::string>> SplitEntry(
   return std::make_pair(name, entry.substr(eq + 1));
 }
 
-absl::Status CheckOptions(const CocoPrepOptions& options) {
+// `need_out`: false for the checks that write nothing.
+absl::Status CheckOptions(const CocoPrepOptions& options, bool need_out) {
   if (options.images.empty()) {
     return absl::InvalidArgumentError("--images is required");
   }
   if (options.annotations.empty()) {
     return absl::InvalidArgumentError("--annotations is required");
   }
-  CVT_RETURN_IF_ERROR(RequireFlag(options.out_dir, "out"));
+  if (need_out) CVT_RETURN_IF_ERROR(RequireFlag(options.out_dir, "out"));
   if (options.on_error != "skip" && options.on_error != "fail") {
     return absl::InvalidArgumentError(
         "--on_error must be 'skip' or 'fail', not '" + options.on_error + "'");
@@ -459,7 +374,8 @@ absl::Status BuildPlan(const CocoPrepOptions& options, Plan* plan,
       options.seed, "\nmax_size ", options.max_size, "\njpeg_quality ",
       options.jpeg_quality, "\nmax_image_pixels ", options.max_image_pixels,
       "\non_error ", options.on_error, "\njpeg_dct_scaling ",
-      options.jpeg_dct_scaling ? "1" : "0", "\n");
+      options.jpeg_dct_scaling ? "1" : "0", "\ncopy_unchanged ",
+      options.copy_unchanged ? "1" : "0", "\n");
 
   // Categories: the union over the files, by id.
   std::map<int64_t, CocoCategory> categories;
@@ -692,11 +608,34 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
                 header.status().message());
   }
   const DecodeOptions decode_options{.max_pixels = options.max_image_pixels};
-  // Decoded straight to the output size (JPEG DCT scaling where allowed).
-  absl::StatusOr<DecodedImage> decoded = DecodeImageToFit(
-      *bytes, job.source_path, options.max_size, decode_options,
-      {.dct_scaling = options.jpeg_dct_scaling});
-  if (!decoded.ok()) {
+  const ImageFormat named = FormatFromExtension(job.image.file_name);
+  const ImageFormat content = header->format;
+  // A file already in its final form is copied byte for byte: re-encoding
+  // it would only lose quality. Final form: not resized, named as what it
+  // is, upright, and 8-bit 3-channel without alpha (so decoding it gives
+  // exactly the pixels checked here). A JPEG to copy is only verified (luma
+  // decode), not decoded to colour.
+  const bool final_form =
+      FitSize(header->width, header->height, options.max_size) ==
+          cv::Size(static_cast<int>(header->width),
+                   static_cast<int>(header->height)) &&
+      named == content && header->exif_orientation == 1 &&
+      header->channels == 3 && !header->has_alpha && !header->palette &&
+      header->bit_depth == 8;
+  const bool copy = options.copy_unchanged && final_form;
+  absl::Status decode_status;
+  cv::Mat resized;  // Empty when copying a verified JPEG.
+  if (copy && content == ImageFormat::kJpeg) {
+    decode_status = VerifyImage(*bytes, job.source_path, decode_options);
+  } else {
+    // Decoded straight to the output size (JPEG DCT scaling where allowed).
+    absl::StatusOr<DecodedImage> decoded = DecodeImageToFit(
+        *bytes, job.source_path, options.max_size, decode_options,
+        {.dct_scaling = options.jpeg_dct_scaling});
+    decode_status = decoded.status();
+    if (decoded.ok()) resized = decoded->bgr;
+  }
+  if (!decode_status.ok()) {
     const uint64_t pixels = static_cast<uint64_t>(header->stored_width) *
                             static_cast<uint64_t>(header->stored_height);
     const char* kind = pixels > options.max_image_pixels ? "image_too_large"
@@ -705,16 +644,14 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
     return fail(
         kind,
         pixels > options.max_image_pixels ? Action::kRefused : Action::kDropped,
-        decoded.status().message());
+        decode_status.message());
   }
-  const cv::Mat& resized = decoded->bgr;
-  // The full decoded size (after EXIF orientation) is what boxes refer to.
-  const int64_t width = decoded->header.width;
-  const int64_t height = decoded->header.height;
+  // The full decoded size (after EXIF orientation) is what boxes refer to;
+  // decoding checked that the pixels match the header.
+  const int64_t width = header->width;
+  const int64_t height = header->height;
   outcome.width = width;
   outcome.height = height;
-  const ImageFormat named = FormatFromExtension(job.image.file_name);
-  const ImageFormat content = header->format;
   ImageFormat out_format = named;
   outcome.out_name = job.out_name;
   if (named == ImageFormat::kUnknown) {
@@ -749,11 +686,18 @@ absl::StatusOr<Outcome> ProcessJob(const Job& job,
                       job.image.height, " but the file decodes to ", width, "x",
                       height, "; the decoded size is used")});
   }
-  outcome.out_width = resized.cols;
-  outcome.out_height = resized.rows;
-  CVT_ASSIGN_OR_RETURN(
-      std::string encoded,
-      EncodeImage(resized, out_format, {.jpeg_quality = options.jpeg_quality}));
+  const cv::Size out_size = FitSize(width, height, options.max_size);
+  outcome.out_width = out_size.width;
+  outcome.out_height = out_size.height;
+  std::string encoded;
+  if (copy) {
+    encoded = *std::move(bytes);
+    outcome.copied = true;
+  } else {
+    CVT_ASSIGN_OR_RETURN(encoded,
+                         EncodeImage(resized, out_format,
+                                     {.jpeg_quality = options.jpeg_quality}));
+  }
   outcome.sha256 = Sha256Hex(encoded);
   if (sheet_tile) {
     CVT_ASSIGN_OR_RETURN(DecodedImage tile,
@@ -873,6 +817,8 @@ absl::StatusOr<std::string> ShardJson(const Plan& plan,
       json.String(o.out_name);
       json.Key("sha256");
       json.String(o.sha256);
+      json.Key("copied");
+      json.Bool(o.copied);
     } else {
       json.Key("failure");
       WriteProblem(json, o.failure);
@@ -929,7 +875,7 @@ absl::Status MergeShard(const std::string& shard_dir, const Plan& plan,
         ": this shard was made from other inputs or options than the "
         "merge (give the merge the same --annotations, --splits, "
         "--seed, --max_size, --jpeg_quality, --jpeg_dct_scaling, "
-        "--max_image_pixels and --on_error)"));
+        "--copy_unchanged, --max_image_pixels and --on_error)"));
   }
   const int n = doc["num_shards"].GetInt();
   if (*num_shards == 0) *num_shards = n;
@@ -974,6 +920,8 @@ absl::Status MergeShard(const std::string& shard_dir, const Plan& plan,
       o.out_height = v["out_height"].GetInt64();
       o.out_name = v["out_name"].GetString();
       o.sha256 = v["sha256"].GetString();
+      o.copied = v.HasMember("copied") && v["copied"].IsBool() &&
+                 v["copied"].GetBool();
       const std::string source =
           absl::StrCat(shard_dir, "/images/", o.out_name);
       CVT_ASSIGN_OR_RETURN(std::string bytes, ReadFileToString(source));
@@ -1023,7 +971,7 @@ absl::Status WriteHashed(const std::string& root, const std::string& relative,
 absl::StatusOr<std::string> ReportJson(
     const Plan& plan, const CocoPrepOptions& options, const ProblemLog& log,
     const std::vector<SplitOutput>& splits, int64_t images_written,
-    int64_t dropped_images, int64_t dropped_annotations,
+    int64_t images_copied, int64_t dropped_images, int64_t dropped_annotations,
     const std::vector<WrittenFile>& files, const std::string& content_hash) {
   JsonWriter json({.indent = 2});
   json.StartObject();
@@ -1060,6 +1008,8 @@ absl::StatusOr<std::string> ReportJson(
   json.String(options.on_error);
   json.Key("jpeg_dct_scaling");
   json.Bool(options.jpeg_dct_scaling);
+  json.Key("copy_unchanged");
+  json.Bool(options.copy_unchanged);
   json.EndObject();
   json.Key("input");
   json.StartObject();
@@ -1083,6 +1033,8 @@ absl::StatusOr<std::string> ReportJson(
   json.Int(dropped_images);
   json.Key("dropped_annotations");
   json.Int(dropped_annotations);
+  json.Key("images_copied_unchanged");
+  json.Int(images_copied);
   json.EndObject();
   json.Key("splits");
   json.StartObject();
@@ -1322,8 +1274,11 @@ absl::Status WriteFinalOutput(const Plan& plan, const CocoPrepOptions& options,
   JoiningThread sheet_thread([&] { sheet = ContactSheetPng(tiles); });
 
   std::vector<WrittenFile> files;
+  int64_t images_copied = 0;
   for (const Outcome& o : outcomes) {
-    if (o.ok) files.push_back({absl::StrCat("images/", o.out_name), o.sha256});
+    if (!o.ok) continue;
+    files.push_back({absl::StrCat("images/", o.out_name), o.sha256});
+    images_copied += o.copied;
   }
   for (const char* dir : {"annotations", "plots"}) {
     std::error_code error;
@@ -1384,7 +1339,8 @@ absl::Status WriteFinalOutput(const Plan& plan, const CocoPrepOptions& options,
   CVT_ASSIGN_OR_RETURN(
       std::string report,
       ReportJson(plan, options, *log, splits, static_cast<int64_t>(kept.size()),
-                 dropped_images, dropped_annotations, files, content_hash));
+                 images_copied, dropped_images, dropped_annotations, files,
+                 content_hash));
   CVT_RETURN_IF_ERROR(
       WritePlainFile(absl::StrCat(root, "/report.json"), report));
 
@@ -1411,84 +1367,11 @@ absl::Status WriteFinalOutput(const Plan& plan, const CocoPrepOptions& options,
   return absl::OkStatus();
 }
 
-// The temporary folder beside `out`, removed unless committed.
-class StagingDir {
- public:
-  static absl::StatusOr<std::unique_ptr<StagingDir>> Create(
-      const std::string& out) {
-    const fs::path target = fs::path(out).lexically_normal();
-    fs::path clean = target;
-    if (clean.filename().empty()) clean = clean.parent_path();
-    std::error_code error;
-    if (fs::exists(clean, error)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("--out ", out,
-                       " already exists; coco_prep writes a new folder "
-                       "and never overwrites one"));
-    }
-    const fs::path parent =
-        clean.has_parent_path() ? clean.parent_path() : fs::path(".");
-    if (!fs::is_directory(parent, error)) {
-      return absl::NotFoundError(absl::StrCat(
-          "--out: the parent folder ", parent.string(), " does not exist"));
-    }
-    const fs::path temp = parent / absl::StrCat(".", clean.filename().string(),
-                                                ".coco_prep-tmp-", getpid());
-    fs::remove_all(temp, error);
-    if (!fs::create_directory(temp, error) || error) {
-      return absl::InternalError(
-          absl::StrCat("cannot create ", temp.string(), ": ", error.message()));
-    }
-    return std::unique_ptr<StagingDir>(
-        new StagingDir(temp.string(), clean.string(), parent.string()));
-  }
-
-  ~StagingDir() {
-    if (!committed_) {
-      std::error_code error;
-      fs::remove_all(temp_, error);
-    }
-  }
-
-  const std::string& path() const { return temp_; }
-
-  // Flushes everything written below the folder and renames it to `out`.
-  absl::Status Commit() {
-    const int fd = open(temp_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus(errno, "open", temp_);
-    const int synced = syncfs(fd);
-    const int saved = errno;
-    close(fd);
-    if (synced != 0) return ErrnoStatus(saved, "syncfs", temp_);
-    if (rename(temp_.c_str(), out_.c_str()) != 0) {
-      return ErrnoStatus(errno, "rename to " + out_, temp_);
-    }
-    committed_ = true;
-    const int dir = open(parent_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dir >= 0) {
-      fsync(dir);
-      close(dir);
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  StagingDir(std::string temp, std::string out, std::string parent)
-      : temp_(std::move(temp)),
-        out_(std::move(out)),
-        parent_(std::move(parent)) {}
-
-  std::string temp_;
-  std::string out_;
-  std::string parent_;
-  bool committed_ = false;
-};
-
 }  // namespace
 
 absl::StatusOr<AnnotationCheck> CheckCocoPrepAnnotations(
     const CocoPrepOptions& options) {
-  CVT_RETURN_IF_ERROR(CheckOptions(options));
+  CVT_RETURN_IF_ERROR(CheckOptions(options, /*need_out=*/false));
   Plan plan;
   ProblemLog log;
   CVT_RETURN_IF_ERROR(BuildPlan(options, &plan, &log));
@@ -1505,7 +1388,7 @@ absl::StatusOr<AnnotationCheck> CheckCocoPrepAnnotations(
 }
 
 absl::Status RunCocoPrep(const CocoPrepOptions& options) {
-  CVT_RETURN_IF_ERROR(CheckOptions(options));
+  CVT_RETURN_IF_ERROR(CheckOptions(options, !options.validate_only));
   std::ostream& out = options.out_stream ? *options.out_stream : std::cout;
   std::ostream& err = options.err_stream ? *options.err_stream : std::cerr;
   Plan plan;
@@ -1513,9 +1396,26 @@ absl::Status RunCocoPrep(const CocoPrepOptions& options) {
   CVT_RETURN_IF_ERROR(BuildPlan(options, &plan, &log));
   const bool fail_mode = options.on_error == "fail";
   if (fail_mode) CVT_RETURN_IF_ERROR(log.FailIfBlocking());
+  if (options.validate_only) {
+    err << "coco_prep: checked " << plan.parsed_images << " images and "
+        << plan.parsed_annotations
+        << " annotations without reading images: " << log.total(Action::kFixed)
+        << " fixed, " << log.total(Action::kDropped) << " dropped; "
+        << plan.jobs.size() << " images would be decoded\n";
+    for (const auto& [kind, info] : log.kinds()) {
+      err << "  " << kind << " (" << ActionName(info.action)
+          << "): " << info.count << "\n";
+      for (const std::string& example : info.examples) {
+        err << "    " << example << "\n";
+      }
+    }
+    return absl::OkStatus();
+  }
 
-  CVT_ASSIGN_OR_RETURN(std::unique_ptr<StagingDir> staging,
-                       StagingDir::Create(options.out_dir));
+  absl::StatusOr<std::unique_ptr<StagingDir>> created =
+      StagingDir::Create(options.out_dir);
+  if (!created.ok()) return Annotate(created.status(), "--out");
+  std::unique_ptr<StagingDir> staging = *std::move(created);
   const std::string images_out = absl::StrCat(staging->path(), "/images");
   std::error_code error;
   fs::create_directory(images_out, error);

@@ -5,12 +5,16 @@
 // Validates, cleans, splits and pre-sizes a COCO dataset (images folder plus
 // COCO JSON) into a folder that `train` and `evaluate_map` read:
 //
-//   OUT/images/<file_name>          re-encoded, longest side <= max_size
+//   OUT/images/<file_name>          longest side <= max_size; re-encoded, or
+//                                   copied when already in final form
 //   OUT/annotations/<split>.json    COCO, original ids, boxes scaled
 //   OUT/categories.json             the frozen CategoryMap
 //   OUT/report.json                 counts, problems, content hash
-//   OUT/plots/*.png                 class and box-size histograms, contact
-//   sheet
+//   OUT/SHA256SUMS                  hashes of every other file
+//   OUT/plots/*.png                 histograms and a contact sheet
+//
+// tools/coco_prep/README.md documents the folder, the validation rules and
+// the decoding rules for users.
 //
 // OUT appears complete or not at all: everything is written into a temporary
 // folder beside it (".<name>.coco_prep-tmp-<pid>"), flushed to disk with one
@@ -57,7 +61,8 @@ struct CocoPrepOptions {
   // "skip" drops bad records and reports them; "fail" exits 2 listing the
   // first problems that would drop or refuse something. Default: "skip".
   std::string on_error = "skip";
-  // Decoding and encoding threads; 0 = all cores. Default: 0.
+  // Decoding and encoding threads (one image per thread); 0 = all cores.
+  // `main` also turns OpenCV's own thread pool off. Default: 0.
   int threads = 0;
   // Decompression-bomb guard in pixels. Default: 178956970.
   uint64_t max_image_pixels = 178956970;
@@ -68,9 +73,19 @@ struct CocoPrepOptions {
   // resize: much faster, pixels within a few grey levels of a full decode.
   // Default: true.
   bool jpeg_dct_scaling = true;
+  // Copy an image byte for byte instead of re-encoding it when it is already
+  // in final form: not resized, content matching its extension, EXIF
+  // orientation 1 (or none), 8-bit 3-channel without alpha. Lossless and
+  // fast; train decodes it to the same pixels. Default: true.
+  bool copy_unchanged = true;
   // Sharding: this run's slice. Defaults: 1 shard, index 0.
   int num_shards = 1;
   int shard_index = 0;
+  // Only the checks that need no pixels (see CheckCocoPrepAnnotations):
+  // problems by kind with examples go to stderr, nothing is written and
+  // `out_dir` is not needed. With on_error "fail", problems are an error.
+  // Default: false.
+  bool validate_only = false;
   // Shard folders to merge into `out_dir` instead of decoding.
   std::vector<std::string> merge_shards;
   // How decoding progress is shown on stderr. Default: kAuto.

@@ -26,6 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Not;
 
 // A 64x48 JPEG (or PNG) with a gradient, so re-encoding has work to do.
@@ -300,6 +301,7 @@ TEST(CocoPrepTest, WritesTheOutputFolder) {
   EXPECT_EQ(report["output"]["images"].GetInt(), 6);
   EXPECT_EQ(report["output"]["annotations"].GetInt(), 10);
   EXPECT_EQ(report["problems"]["dropped"].GetInt(), 0);
+  EXPECT_EQ(report["output"]["images_copied_unchanged"].GetInt(), 0);
   int64_t small = 0, medium = 0, background_images = 0;
   for (const char* split : {"train", "val"}) {
     small += report["splits"][split]["box_sizes"]["small"].GetInt64();
@@ -321,6 +323,30 @@ TEST(CocoPrepTest, WritesTheOutputFolder) {
   EXPECT_THAT(*sums, Not(HasSubstr("report.json")));
   const std::string hash = report["content_hash"].GetString();
   EXPECT_EQ(hash.size(), std::string("sha256:").size() + 64);
+}
+
+TEST(CocoPrepTest, CopiesImagesAlreadyInFinalForm) {
+  const CleanSet set = MakeCleanSet("copy_unchanged");
+  const std::string source = *ReadFileToString(set.images + "/img1.jpg");
+  CocoPrepOptions options = Options(set, set.root + "/copied");
+  ASSERT_THAT(RunPrep(options).status, IsOk());
+  EXPECT_EQ(*ReadFileToString(options.out_dir + "/images/img1.jpg"), source);
+  EXPECT_EQ(
+      Report(options.out_dir)["output"]["images_copied_unchanged"].GetInt(), 6);
+  // Re-encoded on request: other bytes, nearly the same pixels.
+  options.out_dir = set.root + "/encoded";
+  options.copy_unchanged = false;
+  ASSERT_THAT(RunPrep(options).status, IsOk());
+  const std::string encoded =
+      *ReadFileToString(options.out_dir + "/images/img1.jpg");
+  EXPECT_NE(encoded, source);
+  auto a = DecodeImage(encoded, "a.jpg");
+  auto b = DecodeImage(source, "b.jpg");
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  EXPECT_LT(cv::norm(a->bgr, b->bgr, cv::NORM_INF), 16);
+  EXPECT_EQ(
+      Report(options.out_dir)["output"]["images_copied_unchanged"].GetInt(), 0);
 }
 
 TEST(CocoPrepTest, SameInputsGiveByteIdenticalOutputs) {
@@ -570,6 +596,9 @@ TEST_F(MessyDatasetTest, SkipReportsEveryRuleAndKeepsTheRest) {
   EXPECT_FALSE(fs::exists(out + "/images/truncated.jpg"));
   EXPECT_FALSE(fs::exists(out + "/images/big.jpg"));
 
+  // ok, wrong_size, nosize and dup_name are copied; the PNG named .jpg, the
+  // RGBA PNG and the rotated JPEG had to be re-encoded.
+  EXPECT_EQ(report["output"]["images_copied_unchanged"].GetInt(), 4);
   EXPECT_EQ(report["problems"]["refused"].GetInt(), 1);
   EXPECT_EQ(report["output"]["dropped_images"].GetInt(), 8);
   EXPECT_THAT(run.err, HasSubstr("image_too_large (refused): 1"));
@@ -586,6 +615,22 @@ TEST_F(MessyDatasetTest, AnnotationCheckAppliesThePixelFreeRules) {
   EXPECT_THAT(check->by_kind, testing::Contains(std::pair<std::string, int64_t>(
                                   "nonpositive_box", 2)));
   EXPECT_FALSE(fs::exists(options_.out_dir));
+}
+
+TEST_F(MessyDatasetTest, ValidateOnlyReportsWithoutWriting) {
+  options_.validate_only = true;
+  options_.out_dir.clear();
+  const RunResult run = RunPrep(options_);
+  ASSERT_THAT(run.status, IsOk());
+  EXPECT_THAT(run.err, HasSubstr("checked 14 images and 13 annotations"));
+  EXPECT_THAT(run.err, HasSubstr("  bad_bbox (dropped): 2\n"));
+  EXPECT_THAT(run.err, HasSubstr("annotation id 4: bbox must be 4 finite"));
+  EXPECT_THAT(run.out, IsEmpty());
+  EXPECT_THAT(Entries(root_), ElementsAre("images", "messy.json"));
+  options_.on_error = "fail";
+  EXPECT_THAT(RunPrep(options_).status,
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("would drop or refuse data")));
 }
 
 TEST_F(MessyDatasetTest, FailExitsListingTheFirstProblemsAndWritesNothing) {

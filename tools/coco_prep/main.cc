@@ -10,6 +10,7 @@
 #include "libs/base/progress.h"
 #include "libs/base/status.h"
 #include "libs/base/tool_main.h"
+#include "opencv2/core.hpp"
 #include "tools/coco_prep/coco_prep.h"
 #include "tools/coco_prep/split.h"
 
@@ -36,6 +37,12 @@ ABSL_FLAG(int, jpeg_quality, 95, "Quality of written JPEGs (1..100).");
 ABSL_FLAG(bool, jpeg_dct_scaling, true,
           "When shrinking a JPEG 2x or more, decode it at 1/2, 1/4 or 1/8 "
           "scale (libjpeg DCT scaling) before the final resize; faster.");
+ABSL_FLAG(bool, copy_unchanged, true,
+          "Copy images already in final form (not resized, right extension, "
+          "upright, 8-bit 3-channel) byte for byte instead of re-encoding.");
+ABSL_FLAG(bool, validate_only, false,
+          "Check the annotation files only (no image is read, nothing is "
+          "written, --out is not needed); problems go to stderr.");
 ABSL_FLAG(int, num_shards, 1,
           "Split the image work into this many shards (one task each).");
 ABSL_FLAG(int, shard_index, 0, "Which shard this task runs (0-based).");
@@ -84,6 +91,8 @@ int main(int argc, char** argv) {
   options.max_image_pixels = absl::GetFlag(FLAGS_max_image_pixels);
   options.jpeg_quality = absl::GetFlag(FLAGS_jpeg_quality);
   options.jpeg_dct_scaling = absl::GetFlag(FLAGS_jpeg_dct_scaling);
+  options.copy_unchanged = absl::GetFlag(FLAGS_copy_unchanged);
+  options.validate_only = absl::GetFlag(FLAGS_validate_only);
   options.num_shards = absl::GetFlag(FLAGS_num_shards);
   options.shard_index = absl::GetFlag(FLAGS_shard_index);
   for (const std::string& dir : absl::GetFlag(FLAGS_merge_shards)) {
@@ -95,5 +104,8 @@ int main(int argc, char** argv) {
                          absl::InvalidArgumentError(
                              "--progress must be auto, bar, json or none"));
   }
+  // coco_prep runs one image per thread on --threads threads; OpenCV's own
+  // pool (cv::resize splits rows over it) would only oversubscribe the cores.
+  cv::setNumThreads(1);
   return cvt::ExitCode("coco_prep", cvt::RunCocoPrep(options));
 }
