@@ -14,9 +14,20 @@ for tool in coco_prep train evaluate_map mlflow_push volume_sync tune; do
 done
 
 # What is built already, on real data when ../shared/data is beside the clone.
+out_root="${CVT_OUT:-out}"
+bccd=../shared/data/bccd
+if [ -d "$bccd/BCCD/JPEGImages" ]; then
+  echo
+  echo "== coco_prep on BCCD (364 microscope images, official splits, longest side 416 px)"
+  rm -rf "$out_root/bccd_prepared"
+  mkdir -p "$out_root"
+  bazel-bin/tools/coco_prep/coco_prep --images="$bccd/BCCD/JPEGImages" \
+    --annotations="train=$bccd/coco/instances_train.json,val=$bccd/coco/instances_val.json,test=$bccd/coco/instances_test.json" \
+    --out="$out_root/bccd_prepared" --max_size=416
+fi
 eval_dir=../shared/data/eval/cocoapi_val2014_100
 if [ -f "$eval_dir/instances_val2014_100.json" ]; then
-  out="${CVT_OUT:-out}/evaluate_map"
+  out="$out_root/evaluate_map"
   mkdir -p "$out"
   echo
   echo "== evaluate_map on COCO val2014 (100 images) with cocoapi's example results"
