@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/base/file_io.h"
+#include "libs/base/huge_pages.h"
 #include "libs/base/json.h"
 #include "libs/base/status_macros.h"
 #include "rapidjson/document.h"
@@ -814,6 +815,9 @@ std::optional<std::vector<CocoDetection>> ParseResultsInParallel(
     parts[0].reserve(json.size() / 60);
     for (size_t i = 1; i < n_slices; ++i)
       parts[i].reserve(json.size() / n_slices / 60);
+    for (auto& part : parts) {
+      AdviseHugePages(part.data(), part.capacity() * sizeof(CocoDetection));
+    }
     auto scan = [&](size_t i) {
       ok[i] = FastResultsScanner(slices[i]).ScanRange(parts[i], i == 0,
                                                       i + 1 == n_slices);

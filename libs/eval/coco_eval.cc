@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "libs/base/huge_pages.h"
 #include "libs/base/parallel.h"
 
 namespace cvt {
@@ -455,6 +456,9 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
                               -1);
   absl::flat_hash_map<int64_t, int> cell_map;
   std::vector<Cell> cat_cells;  // Per (category, image).
+  cat_cells.reserve(std::min(gt.annotations.size() + detections.size(),
+                             static_cast<size_t>(num_keys)));
+  AdviseHugePages(cat_cells.data(), cat_cells.capacity() * sizeof(Cell));
   std::vector<int> cat_cell_cat;
   auto cell_for = [&](int c, int i) -> Cell& {
     const int64_t key = static_cast<int64_t>(c) * I + i;
@@ -559,6 +563,7 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
               });
   std::vector<DtRef> dt_refs;
   dt_refs.reserve(num_dets);
+  AdviseHugePages(dt_refs.data(), num_dets * sizeof(DtRef));
   for (size_t j = 0; j < num_dets; ++j) {
     if (det_bad[j]) return check(j, det_image[j]);
     const int cat = det_cat[j];
@@ -624,9 +629,15 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
   for (const Cell& cell : cells) {
     arena_size += std::min<size_t>(cell.dts.size(), max_det);
   }
-  std::vector<uint8_t> arena(arena_size * 4 * iou_thrs.size());
+  std::vector<uint8_t> arena;
+  arena.reserve(arena_size * 4 * iou_thrs.size());
+  AdviseHugePages(arena.data(), arena.capacity());
+  arena.resize(arena_size * 4 * iou_thrs.size());
   std::vector<uint8_t> summaries(arena_size);
-  std::vector<double> scores(arena_size);
+  std::vector<double> scores;
+  scores.reserve(arena_size);
+  AdviseHugePages(scores.data(), arena_size * sizeof(double));
+  scores.resize(arena_size);
   size_t offset = 0, kept = 0;
   for (Cell& cell : cells) {
     cell.outcomes = arena.data() + offset;
