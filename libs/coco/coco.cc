@@ -586,6 +586,27 @@ class FastResultsScanner {
   // Scans comma-separated objects, preceded by '[' if `open` and followed by
   // ']' if `close`; a slice of a list between element boundaries otherwise.
   bool ScanRange(std::vector<CocoDetection>& out, bool open, bool close) {
+    return ScanEach(open, close, [&out](const CocoDetection& det) {
+      out.push_back(det);
+      return true;
+    });
+  }
+
+  // As ScanRange, into exactly `count` preallocated slots; false unless the
+  // slice holds exactly that many records.
+  bool ScanInto(CocoDetection* out, size_t count, bool open, bool close) {
+    size_t n = 0;
+    const bool ok = ScanEach(open, close, [&](const CocoDetection& det) {
+      if (n == count) return false;
+      out[n++] = det;
+      return true;
+    });
+    return ok && n == count;
+  }
+
+ private:
+  template <typename Emit>
+  bool ScanEach(bool open, bool close, Emit&& emit) {
     Skip();
     if (open) {
       if (!Eat('[')) return false;
@@ -594,8 +615,7 @@ class FastResultsScanner {
     }
     while (true) {
       CocoDetection det;
-      if (!Object(det)) return false;
-      out.push_back(det);
+      if (!Object(det) || !emit(det)) return false;
       Skip();
       if (Eat(',')) {
         Skip();
@@ -606,7 +626,6 @@ class FastResultsScanner {
     }
   }
 
- private:
   void Skip() {
     while (p_ < end_ &&
            (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t'))
@@ -808,31 +827,30 @@ std::optional<std::vector<CocoDetection>> ParseResultsInParallel(
     }
     slices.push_back(json.substr(begin));
     const size_t n_slices = slices.size();
-    std::vector<std::vector<CocoDetection>> parts(n_slices);
-    std::vector<char> ok(n_slices, 0);
-    // Part 0 gets room for everything, so that appending the rest does not
-    // reallocate (unused capacity is never touched, so costs no memory).
-    parts[0].reserve(json.size() / 60);
-    for (size_t i = 1; i < n_slices; ++i)
-      parts[i].reserve(json.size() / n_slices / 60);
-    for (auto& part : parts) {
-      AdviseHugePages(part.data(), part.capacity() * sizeof(CocoDetection));
+    // In the strict grammar every '{' opens a record, so counting them
+    // sizes each slice's share of one output vector exactly (a miscount
+    // only means the scan fails and the general parser runs).
+    std::vector<size_t> offsets(n_slices + 1, 0);
+    for (size_t i = 0; i < n_slices; ++i) {
+      offsets[i + 1] =
+          offsets[i] + static_cast<size_t>(
+                           std::count(slices[i].begin(), slices[i].end(), '{'));
     }
+    std::vector<CocoDetection> all;
+    all.reserve(offsets[n_slices]);
+    AdviseHugePages(all.data(), offsets[n_slices] * sizeof(CocoDetection));
+    all.resize(offsets[n_slices]);
+    std::vector<char> ok(n_slices, 0);
     auto scan = [&](size_t i) {
-      ok[i] = FastResultsScanner(slices[i]).ScanRange(parts[i], i == 0,
-                                                      i + 1 == n_slices);
+      ok[i] = FastResultsScanner(slices[i]).ScanInto(
+          all.data() + offsets[i], offsets[i + 1] - offsets[i], i == 0,
+          i + 1 == n_slices);
     };
     std::vector<std::thread> workers;
     for (size_t i = 1; i < n_slices; ++i) workers.emplace_back(scan, i);
     scan(0);
     for (std::thread& worker : workers) worker.join();
-    if (std::find(ok.begin(), ok.end(), 0) == ok.end()) {
-      std::vector<CocoDetection> all = std::move(parts[0]);
-      for (size_t i = 1; i < n_slices; ++i) {
-        all.insert(all.end(), parts[i].begin(), parts[i].end());
-      }
-      return all;
-    }
+    if (std::find(ok.begin(), ok.end(), 0) == ok.end()) return all;
   }
   std::vector<std::string> chunks;
   size_t begin = 0;

@@ -31,6 +31,8 @@ struct GtRef {
   bool ignore;
 };
 
+// A detection as pycocotools' loadRes sees it: area = w * h, id = position
+// in the results file + 1. Built on the fly from the parsed detections.
 struct DtRef {
   const std::array<double, 4>* bbox;
   double score;
@@ -38,11 +40,17 @@ struct DtRef {
   int64_t id;
 };
 
+DtRef DtAt(const std::vector<CocoDetection>& dets, int j) {
+  const CocoDetection& det = dets[j];
+  return {&det.bbox, det.score, det.bbox[2] * det.bbox[3],
+          static_cast<int64_t>(j) + 1};
+}
+
 // One evaluated (image, category) pair: an image when !use_cats.
 struct Cell {
   int image = 0;
   std::vector<int> gts;  // Into gt_refs, in pycocotools' cell order.
-  std::vector<int> dts;  // Into dt_refs, score-sorted, truncated to maxDet.
+  std::vector<int> dts;  // Into the detections, score-sorted, truncated.
   // Per area range: non-ignored GT count; outcomes [(d * 4 + a) * T + t]
   // (all of one detection's outcomes in one cache line).
   std::array<int, 4> npig = {0, 0, 0, 0};
@@ -98,7 +106,7 @@ bool Outside(double area, int a) {
 
 // evaluateImg for every area range of one cell.
 void MatchCell(const std::vector<GtRef>& gt_refs,
-               const std::vector<DtRef>& dt_refs,
+               const std::vector<CocoDetection>& dets,
                const std::vector<double>& iou_thrs, bool fix_zero_gt_id,
                Cell& cell) {
   const int G = static_cast<int>(cell.gts.size());
@@ -109,7 +117,7 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
     // positive where its own area is inside the range and ignored elsewhere.
     cell.npig = {0, 0, 0, 0};
     for (int d = 0; d < D; ++d) {
-      const double area = dt_refs[cell.dts[d]].area;
+      const double area = DtAt(dets, cell.dts[d]).area;
       uint8_t summary = 0;
       for (int a = 0; a < 4; ++a) {
         const bool ignored = Outside(area, a);
@@ -133,7 +141,7 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
   std::fill(cell.outcomes, cell.outcomes + static_cast<size_t>(4) * T * D,
             kIgnored);
   for (int d = 0; d < D; ++d) {
-    const DtRef& dt = dt_refs[cell.dts[d]];
+    const DtRef dt = DtAt(dets, cell.dts[d]);
     for (int g = 0; g < G; ++g) {
       const GtRef& gt = gt_refs[cell.gts[g]];
       ious[static_cast<size_t>(d) * G + g] =
@@ -155,7 +163,7 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
     for (int t = 0; t < T; ++t) {
       std::fill(gt_taken.begin(), gt_taken.end(), 0);
       for (int d = 0; d < D; ++d) {
-        const DtRef& dt = dt_refs[cell.dts[d]];
+        const DtRef dt = DtAt(dets, cell.dts[d]);
         double best = std::min(iou_thrs[t], 1 - 1e-10);
         int m = -1;
         if (G > 0) {
@@ -561,20 +569,15 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
                                !std::isfinite(det.score);
                 }
               });
-  std::vector<DtRef> dt_refs;
-  dt_refs.reserve(num_dets);
-  AdviseHugePages(dt_refs.data(), num_dets * sizeof(DtRef));
+  int64_t evaluated_detections = 0;
   for (size_t j = 0; j < num_dets; ++j) {
     if (det_bad[j]) return check(j, det_image[j]);
     const int cat = det_cat[j];
     if (cat < 0) continue;  // Never evaluated (pycocotools drops it).
-    const CocoDetection& det = detections[j];
-    dt_refs.push_back({&det.bbox, det.score, det.bbox[2] * det.bbox[3],
-                       static_cast<int64_t>(j) + 1});
-    cell_for(cat, det_image[j])
-        .dts.push_back(static_cast<int>(dt_refs.size()) - 1);
+    ++evaluated_detections;
+    cell_for(cat, det_image[j]).dts.push_back(static_cast<int>(j));
   }
-  result.num_detections = static_cast<int64_t>(dt_refs.size());
+  result.num_detections = evaluated_detections;
   result.num_images = I;
 
   // Evaluation cells: (category, image), or whole images when !use_cats.
@@ -656,14 +659,14 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
     for (int64_t id = block * kBlock; id < end; ++id) {
       Cell& cell = cells[id];
       std::stable_sort(cell.dts.begin(), cell.dts.end(), [&](int x, int y) {
-        return dt_refs[x].score > dt_refs[y].score;
+        return detections[x].score > detections[y].score;
       });
       if (static_cast<int>(cell.dts.size()) > max_det) {
         cell.dts.resize(max_det);
       }
-      MatchCell(gt_refs, dt_refs, iou_thrs, options.fix_zero_gt_id, cell);
+      MatchCell(gt_refs, detections, iou_thrs, options.fix_zero_gt_id, cell);
       for (size_t d = 0; d < cell.dts.size(); ++d) {
-        cell.scores[d] = dt_refs[cell.dts[d]].score;
+        cell.scores[d] = detections[cell.dts[d]].score;
       }
     }
   });
