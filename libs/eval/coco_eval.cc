@@ -468,7 +468,7 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
                              static_cast<size_t>(num_keys)));
   AdviseHugePages(cat_cells.data(), cat_cells.capacity() * sizeof(Cell));
   std::vector<int> cat_cell_cat;
-  auto cell_for = [&](int c, int i) -> Cell& {
+  auto cell_index = [&](int c, int i) -> int {
     const int64_t key = static_cast<int64_t>(c) * I + i;
     int& slot = cell_table.empty() ? cell_map.try_emplace(key, -1).first->second
                                    : cell_table[key];
@@ -478,7 +478,10 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
       cat_cells.back().image = i;
       cat_cell_cat.push_back(c);
     }
-    return cat_cells[slot];
+    return slot;
+  };
+  auto cell_for = [&](int c, int i) -> Cell& {
+    return cat_cells[cell_index(c, i)];
   };
 
   absl::flat_hash_map<int64_t, int> last_with_id;
@@ -569,13 +572,29 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
                                !std::isfinite(det.score);
                 }
               });
+  // Two passes: find every detection's cell, then fill each cell's list in
+  // file order with its exact size reserved (no regrowth).
   int64_t evaluated_detections = 0;
+  // det_cat is reused in place: category index -> cell index (-1 stays -1).
+  std::vector<int>& det_cell = det_cat;
   for (size_t j = 0; j < num_dets; ++j) {
     if (det_bad[j]) return check(j, det_image[j]);
-    const int cat = det_cat[j];
-    if (cat < 0) continue;  // Never evaluated (pycocotools drops it).
+    if (det_cat[j] < 0) continue;  // Never evaluated (pycocotools drops it).
     ++evaluated_detections;
-    cell_for(cat, det_image[j]).dts.push_back(static_cast<int>(j));
+    det_cell[j] = cell_index(det_cat[j], det_image[j]);
+  }
+  {
+    std::vector<int> count(cat_cells.size(), 0);
+    for (size_t j = 0; j < num_dets; ++j) {
+      if (det_cell[j] >= 0) ++count[det_cell[j]];
+    }
+    for (size_t c = 0; c < cat_cells.size(); ++c) {
+      cat_cells[c].dts.reserve(count[c]);
+    }
+    for (size_t j = 0; j < num_dets; ++j) {
+      if (det_cell[j] >= 0)
+        cat_cells[det_cell[j]].dts.push_back(static_cast<int>(j));
+    }
   }
   result.num_detections = evaluated_detections;
   result.num_images = I;
