@@ -1,7 +1,6 @@
 #include "tools/coco_prep/coco_prep.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -285,64 +284,14 @@ std::string FileNameError(const std::string& name) {
   return "";
 }
 
-// A whole file, read-only: mapped (MAP_POPULATE: the page-cache pages are
-// mapped in one go, no copy, no per-page faults) or, for what cannot be
-// mapped, read. ReadFileToString grows a string 64 KiB at a time, which is
-// several times slower on a 100 MB annotation file.
-class FileBytes {
- public:
-  static absl::StatusOr<FileBytes> Read(const std::string& path) {
-    FileBytes file;
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus(errno, "cannot open", path);
-    struct stat info;
-    if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode) && info.st_size > 0) {
-      void* map = mmap(nullptr, static_cast<size_t>(info.st_size), PROT_READ,
-                       MAP_PRIVATE | MAP_POPULATE, fd, 0);
-      if (map != MAP_FAILED) {
-        close(fd);
-        file.map_ = map;
-        file.size_ = static_cast<size_t>(info.st_size);
-        return file;
-      }
-    }
-    close(fd);
-    CVT_ASSIGN_OR_RETURN(file.owned_, ReadFileToString(path));
-    return file;
-  }
-
-  FileBytes() = default;
-  FileBytes(FileBytes&& other) noexcept { *this = std::move(other); }
-  FileBytes& operator=(FileBytes&& other) noexcept {
-    std::swap(map_, other.map_);
-    std::swap(size_, other.size_);
-    std::swap(owned_, other.owned_);
-    return *this;
-  }
-  ~FileBytes() {
-    if (map_ != nullptr) munmap(map_, size_);
-  }
-
-  absl::string_view view() const {
-    return map_ != nullptr
-               ? absl::string_view(static_cast<const char*>(map_), size_)
-               : absl::string_view(owned_);
-  }
-
- private:
-  void* map_ = nullptr;
-  size_t size_ = 0;
-  std::string owned_;
-};
-
 absl::Status BuildPlan(const CocoPrepOptions& options, Plan* plan,
                        ProblemLog* log) {
   CVT_RETURN_IF_ERROR(ResolveInputs(options, plan));
   // Parse every file; structural problems are dropped records.
-  std::vector<FileBytes> texts;
+  std::vector<MappedFile> texts;
   for (InputFile& input : plan->inputs) {
-    CVT_ASSIGN_OR_RETURN(FileBytes file, FileBytes::Read(input.path));
-    const absl::string_view text = file.view();
+    CVT_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(input.path));
+    const absl::string_view text = file.contents();
     std::vector<CocoProblem> problems;
     CVT_ASSIGN_OR_RETURN(
         input.dataset,
@@ -366,7 +315,7 @@ absl::Status BuildPlan(const CocoPrepOptions& options, Plan* plan,
   }
   JoiningThread hasher([&] {
     for (size_t f = 0; f < texts.size(); ++f) {
-      plan->inputs[f].sha256 = Sha256Hex(texts[f].view());
+      plan->inputs[f].sha256 = Sha256Hex(texts[f].contents());
     }
   });
   std::string settings = absl::StrCat(
