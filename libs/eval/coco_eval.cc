@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <numeric>
 
 #include "absl/container/flat_hash_map.h"
@@ -606,11 +607,23 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
     result.category_ids = cat_ids;
     cells_of_k.resize(C);
     cells = std::move(cat_cells);
-    for (size_t id = 0; id < cells.size(); ++id)
-      cells_of_k[cat_cell_cat[id]].push_back(id);
-    for (auto& ids : cells_of_k) {
-      std::sort(ids.begin(), ids.end(),
-                [&](int x, int y) { return cells[x].image < cells[y].image; });
+    if (!cell_table.empty()) {
+      // The table is (category, image)-major: reading it in order lists
+      // each category's cells by ascending image without sorting.
+      for (int c = 0; c < C; ++c) {
+        const int* row = cell_table.data() + static_cast<int64_t>(c) * I;
+        for (int i = 0; i < I; ++i) {
+          if (row[i] >= 0) cells_of_k[c].push_back(row[i]);
+        }
+      }
+    } else {
+      for (size_t id = 0; id < cells.size(); ++id)
+        cells_of_k[cat_cell_cat[id]].push_back(id);
+      for (auto& ids : cells_of_k) {
+        std::sort(ids.begin(), ids.end(), [&](int x, int y) {
+          return cells[x].image < cells[y].image;
+        });
+      }
     }
   } else {
     result.category_ids = {-1};
@@ -651,20 +664,21 @@ absl::StatusOr<CocoEvalResult> EvaluateCocoBbox(
   for (const Cell& cell : cells) {
     arena_size += std::min<size_t>(cell.dts.size(), max_det);
   }
-  std::vector<uint8_t> arena;
-  arena.reserve(arena_size * 4 * iou_thrs.size());
-  AdviseHugePages(arena.data(), arena.capacity());
-  arena.resize(arena_size * 4 * iou_thrs.size());
-  std::vector<uint8_t> summaries(arena_size);
-  std::vector<double> scores;
-  scores.reserve(arena_size);
-  AdviseHugePages(scores.data(), arena_size * sizeof(double));
-  scores.resize(arena_size);
+  // Uninitialised on purpose: MatchCell writes every byte of its slice, so
+  // zero-filling 20 MB first would only cost time.
+  const size_t arena_bytes = arena_size * 4 * iou_thrs.size();
+  std::unique_ptr<uint8_t[]> arena(
+      new uint8_t[std::max<size_t>(arena_bytes, 1)]);
+  AdviseHugePages(arena.get(), arena_bytes);
+  std::unique_ptr<uint8_t[]> summaries(
+      new uint8_t[std::max<size_t>(arena_size, 1)]);
+  std::unique_ptr<double[]> scores(new double[std::max<size_t>(arena_size, 1)]);
+  AdviseHugePages(scores.get(), arena_size * sizeof(double));
   size_t offset = 0, kept = 0;
   for (Cell& cell : cells) {
-    cell.outcomes = arena.data() + offset;
-    cell.summary = summaries.data() + kept;
-    cell.scores = scores.data() + kept;
+    cell.outcomes = arena.get() + offset;
+    cell.summary = summaries.get() + kept;
+    cell.scores = scores.get() + kept;
     const size_t d = std::min<size_t>(cell.dts.size(), max_det);
     offset += d * 4 * iou_thrs.size();
     kept += d;
