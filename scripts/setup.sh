@@ -5,6 +5,7 @@
 #
 #   scripts/setup.sh            # build + test dependencies
 #   CVT_SKIP_PIP=1 scripts/setup.sh   # Debian packages only
+# PyPI packages go into a venv, $CVT_VENV (default ~/.cache/cvtools/venv).
 set -euo pipefail
 
 DEBIAN_PACKAGES=(
@@ -38,18 +39,26 @@ else
   log "Debian packages present"
 fi
 
+# The test oracles live in their own venv, so the system Python (which may
+# refuse pip as "externally managed") and the user's packages stay untouched,
+# and numpy is pinned for the bit-exact oracle.
 if [ "${CVT_SKIP_PIP:-0}" != 1 ]; then
+  venv="${CVT_VENV:-$HOME/.cache/cvtools/venv}"
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating $venv"
+    "$PYTHON" -m venv "$venv"
+  fi
   need_pip=0
   for spec in "${PIP_PACKAGES[@]}"; do
     name="${spec%%[<>=]*}"
     want="${spec#*==}"
-    have=$("$PYTHON" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p')
+    have=$("$venv/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)
     if [ -z "$have" ] || { [ "$want" != "$spec" ] && [ "$have" != "$want" ]; }; then need_pip=1; fi
   done
   if [ "$need_pip" = 1 ]; then
-    log "installing PyPI packages into $("$PYTHON" -c 'import sys; print(sys.prefix)'): ${PIP_PACKAGES[*]}"
-    "$PYTHON" -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
+    log "installing into $venv: ${PIP_PACKAGES[*]}"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
   else
-    log "PyPI packages present"
+    log "PyPI packages present in $venv"
   fi
 fi

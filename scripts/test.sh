@@ -14,9 +14,9 @@ if ! scripts/check_format.sh; then
   exit 1
 fi
 
-# The interpreter that setup.sh installed pycocotools into, by its real path
-# (Bazel gives tests their own HOME, which breaks version-manager shims).
-CVT_PYTHON="$(python3 -c 'import sys; print(sys.executable)')"
+# The venv that setup.sh installed pycocotools into, by its absolute path
+# (Bazel gives tests their own HOME).
+CVT_PYTHON="${CVT_VENV:-$HOME/.cache/cvtools/venv}/bin/python"
 export CVT_PYTHON
 
 echo "== bazel test //..."
