@@ -149,25 +149,32 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
           CocoBoxIou(*dt.bbox, *gt.bbox, gt.crowd);
     }
   }
+  // The greedy matching depends on the area range only through the GT
+  // ignore flags; when a range ignores the same GTs as the previous one (a
+  // cell whose GTs all fall in one size class), its matches are reused and
+  // only the unmatched-detection area rule is applied again.
+  thread_local std::vector<int> match_of;  // [t * D + d]: GT index or -1.
+  thread_local std::vector<uint8_t> matched_pattern;
+  match_of.resize(static_cast<size_t>(T) * D);
   for (int a = 0; a < 4; ++a) {
     for (int g = 0; g < G; ++g) {
       const GtRef& gt = gt_refs[cell.gts[g]];
       gt_ignored[g] = gt.ignore || Outside(gt.area, a);
     }
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
-      return gt_ignored[x] < gt_ignored[y];
-    });
     int npig = 0;
     for (int g = 0; g < G; ++g) npig += gt_ignored[g] == 0;
     cell.npig[a] = npig;
-    for (int t = 0; t < T; ++t) {
-      std::fill(gt_taken.begin(), gt_taken.end(), 0);
-      for (int d = 0; d < D; ++d) {
-        const DtRef dt = DtAt(dets, cell.dts[d]);
-        double best = std::min(iou_thrs[t], 1 - 1e-10);
-        int m = -1;
-        if (G > 0) {
+    if (a == 0 || gt_ignored != matched_pattern) {
+      matched_pattern = gt_ignored;
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+        return gt_ignored[x] < gt_ignored[y];
+      });
+      for (int t = 0; t < T; ++t) {
+        std::fill(gt_taken.begin(), gt_taken.end(), 0);
+        for (int d = 0; d < D; ++d) {
+          double best = std::min(iou_thrs[t], 1 - 1e-10);
+          int m = -1;
           for (int s = 0; s < G; ++s) {
             const int g = order[s];
             if (gt_taken[g] > 0 && !gt_refs[cell.gts[g]].crowd) continue;
@@ -177,17 +184,25 @@ void MatchCell(const std::vector<GtRef>& gt_refs,
             best = iou;
             m = g;
           }
+          if (m != -1) gt_taken[m] = DtAt(dets, cell.dts[d]).id;
+          match_of[static_cast<size_t>(t) * D + d] = m;
         }
+      }
+    }
+    for (int d = 0; d < D; ++d) {
+      const bool area_outside = Outside(DtAt(dets, cell.dts[d]).area, a);
+      uint8_t* out = cell.outcomes + (static_cast<size_t>(d) * 4 + a) * T;
+      for (int t = 0; t < T; ++t) {
+        const int m = match_of[static_cast<size_t>(t) * D + d];
         bool matched = false;
         bool ignored = false;
         if (m != -1) {
           ignored = gt_ignored[m];
           // pycocotools stores the GT id and tests it for != 0.
           matched = fix_zero_gt_id || gt_refs[cell.gts[m]].id != 0;
-          gt_taken[m] = dt.id;
         }
-        if (!matched && Outside(dt.area, a)) ignored = true;
-        cell.outcomes[(static_cast<size_t>(d) * 4 + a) * T + t] =
+        if (!matched && area_outside) ignored = true;
+        out[t] =
             ignored ? kIgnored : (matched ? kTruePositive : kFalsePositive);
       }
     }
