@@ -69,8 +69,10 @@ class IdIndex {
   explicit IdIndex(const std::vector<int64_t>& sorted_ids) {
     if (sorted_ids.empty()) return;
     min_ = sorted_ids.front();
-    const uint64_t span = static_cast<uint64_t>(sorted_ids.back() - min_) + 1;
-    if (span <= 8 * sorted_ids.size() + 4096) {
+    // Unsigned arithmetic: ids may span more than INT64_MAX.
+    const uint64_t span = static_cast<uint64_t>(sorted_ids.back()) -
+                          static_cast<uint64_t>(min_) + 1;
+    if (span != 0 && span <= 8 * sorted_ids.size() + 4096) {
       table_.assign(span, -1);
       for (size_t i = 0; i < sorted_ids.size(); ++i) {
         table_[sorted_ids[i] - min_] = static_cast<int>(i);
@@ -84,7 +86,8 @@ class IdIndex {
   // Position of `id`, or -1.
   int Find(int64_t id) const {
     if (!table_.empty()) {
-      const uint64_t offset = static_cast<uint64_t>(id - min_);
+      const uint64_t offset =
+          static_cast<uint64_t>(id) - static_cast<uint64_t>(min_);
       return id >= min_ && offset < table_.size() ? table_[offset] : -1;
     }
     const auto it = map_.find(id);

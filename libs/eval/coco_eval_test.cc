@@ -204,6 +204,22 @@ TEST(CocoEvalTest, BadDetectionsAndGtAreErrorsNamingTheEntry) {
               IsOk());
 }
 
+TEST(CocoEvalTest, ExtremeAndSparseIdsWork) {
+  // Ids far apart (hash-map lookup) and negative ones.
+  CocoDataset gt;
+  gt.images = {{-9000000000000000000, "a.jpg", 10, 10},
+               {9000000000000000000, "b.jpg", 10, 10}};
+  gt.categories = {{-5, "neg", ""}, {7000000000000, "big", ""}};
+  gt.annotations = {Gt(1, -9000000000000000000, {0, 0, 5, 5}, 0, -5),
+                    Gt(2, 9000000000000000000, {0, 0, 5, 5}, 0, 7000000000000)};
+  absl::StatusOr<CocoEvalResult> r = EvaluateCocoBbox(
+      gt, {{-9000000000000000000, -5, {0, 0, 5, 5}, 0.9},
+           {9000000000000000000, 7000000000000, {0, 0, 5, 5}, 0.8}});
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->stats[8], 1.0);
+  EXPECT_EQ(r->category_ids, std::vector<int64_t>({-5, 7000000000000}));
+}
+
 TEST(CocoEvalTest, ResultsDoNotDependOnThreadCount) {
   std::vector<CocoAnnotation> anns;
   std::vector<CocoDetection> dets;
