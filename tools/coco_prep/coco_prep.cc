@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "libs/base/file_io.h"
 #include "libs/base/json.h"
+#include "libs/base/parallel.h"
 #include "libs/base/status.h"
 #include "libs/base/status_macros.h"
 #include "libs/base/tool_main.h"
@@ -57,12 +58,6 @@ class JoiningThread {
  private:
   std::thread thread_;
 };
-
-// --threads, with 0 meaning all cores.
-int ResolvedThreads(const CocoPrepOptions& options) {
-  if (options.threads > 0) return options.threads;
-  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-}
 
 struct InputFile {
   std::string split;  // Empty in split-by-fraction mode.
@@ -296,7 +291,7 @@ absl::Status BuildPlan(const CocoPrepOptions& options, Plan* plan,
     CVT_ASSIGN_OR_RETURN(
         input.dataset,
         ParseCocoDatasetFast(text, input.path, &problems,
-                             ResolvedThreads(options) >= 2 ? 2 : 1));
+                             ResolveThreads(options.threads) >= 2 ? 2 : 1));
     // Hashed on another thread while the single-threaded checks below run.
     texts.push_back(std::move(file));
     for (CocoProblem& problem : problems) {
@@ -678,37 +673,28 @@ absl::Status ProcessJobs(const Plan& plan, const std::vector<size_t>& indices,
                                               dir, ": ", error.message()));
     }
   }
-  const int threads = std::min<int>(ResolvedThreads(options),
-                                    std::max<size_t>(1, indices.size()));
   ProgressReporter progress("coco_prep: images",
                             static_cast<int64_t>(indices.size()),
                             {.mode = options.progress});
-  std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   absl::Mutex mutex;
   absl::Status first_error;
-  auto worker = [&]() {
-    while (!stop.load()) {
-      const size_t k = next.fetch_add(1);
-      if (k >= indices.size()) return;
-      const size_t j = indices[k];
-      absl::StatusOr<Outcome> outcome =
-          ProcessJob(plan.jobs[j], options, images_out,
-                     SampledForSheet(j, plan.jobs.size()));
-      if (!outcome.ok()) {
-        absl::MutexLock lock(&mutex);
-        if (first_error.ok()) first_error = outcome.status();
-        stop = true;
-        return;
-      }
-      (*outcomes)[j] = *std::move(outcome);
-      progress.Add();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (std::thread& thread : pool) thread.join();
+  ParallelFor(static_cast<int64_t>(indices.size()),
+              ResolveThreads(options.threads), [&](int64_t k) {
+                if (stop.load()) return;  // After the first error.
+                const size_t j = indices[k];
+                absl::StatusOr<Outcome> outcome =
+                    ProcessJob(plan.jobs[j], options, images_out,
+                               SampledForSheet(j, plan.jobs.size()));
+                if (!outcome.ok()) {
+                  absl::MutexLock lock(&mutex);
+                  if (first_error.ok()) first_error = outcome.status();
+                  stop = true;
+                  return;
+                }
+                (*outcomes)[j] = *std::move(outcome);
+                progress.Add();
+              });
   progress.Finish();
   return first_error;
 }
