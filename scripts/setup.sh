@@ -11,7 +11,7 @@ set -euo pipefail
 DEBIAN_PACKAGES=(
   bazel-bootstrap bazel-bootstrap-source bazel-skylib pkgconf g++ clang-format
   libtorch-dev libopencv-dev libabsl-dev libprotobuf-dev protobuf-compiler
-  rapidjson-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+  rapidjson-dev libcurl4-openssl-dev libssl-dev libgtest-dev libgmock-dev
   libgoogle-glog-dev libbenchmark-dev zlib1g-dev python3 python3-pip python3-venv
 )
 # PyPI packages used only by tests and benchmarks (oracles and peers), pinned.

@@ -36,6 +36,7 @@ def system_repositories():
     )
     pkg_config_repository(name = "com_github_google_glog", targets = {":glog": "libglog"})
     pkg_config_repository(name = "curl", targets = {":curl": "libcurl"})
+    pkg_config_repository(name = "openssl", targets = {":crypto": "libcrypto"})
     pkg_config_repository(name = "com_github_google_benchmark", targets = {":benchmark": "benchmark"})
     local_data_repository(
         name = "shared_data",

@@ -1,8 +1,11 @@
-#include "libs/data/sha256.h"
+#include "libs/base/sha256.h"
 
 #include <string>
 
 #include "gtest/gtest.h"
+#include "libs/base/file_io.h"
+#include "libs/base/status_matchers.h"
+#include "libs/base/testdata.h"
 
 namespace cvt {
 namespace {
@@ -29,6 +32,33 @@ TEST(Sha256Test, PiecewiseUpdatesMatchOneUpdate) {
     }
     EXPECT_EQ(hash.HexDigest(), Sha256Hex(data)) << "step " << step;
   }
+}
+
+TEST(Sha256Test, MovedHashKeepsState) {
+  Sha256 first;
+  first.Update("ab");
+  Sha256 second = std::move(first);
+  second.Update("c");
+  EXPECT_EQ(second.HexDigest(), Sha256Hex("abc"));
+}
+
+TEST(Sha256Test, FileHashMatchesInMemoryHash) {
+  std::string data;
+  for (int i = 0; i < 3 * (1 << 20) + 17; ++i) {
+    data.push_back(static_cast<char>((i * 131) >> 3));
+  }
+  std::string path = TestTempPath("sha256_file.bin");
+  ASSERT_THAT(WriteFileAtomically(path, data), IsOk());
+  EXPECT_THAT(Sha256OfFile(path), IsOkAndHolds(Sha256Hex(data)));
+  EXPECT_THAT(Sha256OfFile(TestTempPath("missing.bin")),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST(Sha256Test, RecognisesHexDigests) {
+  EXPECT_TRUE(IsSha256Hex(Sha256Hex("x")));
+  EXPECT_FALSE(IsSha256Hex("abc"));
+  EXPECT_FALSE(IsSha256Hex(std::string(64, 'G')));
+  EXPECT_FALSE(IsSha256Hex(std::string(64, 'A')));
 }
 
 }  // namespace
