@@ -21,6 +21,7 @@ _ABSL = {
     "absl/status:statusor": "absl_statusor",
     "absl/strings:strings": "absl_strings",
     "absl/strings:str_format": "absl_str_format",
+    "absl/strings:cord": "absl_cord",
     "absl/synchronization:synchronization": "absl_synchronization",
     "absl/time:time": "absl_time",
     "absl/types:optional": "absl_optional",
