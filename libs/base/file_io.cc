@@ -35,6 +35,18 @@ std::string TempSuffix() {
                       counter.fetch_add(1));
 }
 
+}  // namespace
+
+std::string TempNameFor(absl::string_view name) {
+  return absl::StrCat(".", name, TempSuffix());
+}
+
+bool IsTempName(absl::string_view name) {
+  return absl::StartsWith(name, ".") && absl::StrContains(name, ".tmp-");
+}
+
+namespace {
+
 absl::Status FsyncDir(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "cannot open folder", dir);
@@ -147,7 +159,7 @@ absl::StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Open(
   }
   const auto [dir, name] = SplitDirAndName(path);
   const std::string temp_path =
-      absl::StrCat(dir == "/" ? "" : dir, "/.", name, TempSuffix());
+      absl::StrCat(dir == "/" ? "" : dir, "/", TempNameFor(name));
   const int fd =
       open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) {
@@ -216,7 +228,7 @@ absl::StatusOr<int> RemoveStaleTempFiles(absl::string_view dir) {
   absl::Status status = absl::OkStatus();
   while (const dirent* entry = readdir(handle)) {
     const absl::string_view name(entry->d_name);
-    if (!absl::StartsWith(name, ".") || !absl::StrContains(name, ".tmp-")) {
+    if (!IsTempName(name)) {
       continue;
     }
     const std::string file = absl::StrCat(folder, "/", name);

@@ -106,6 +106,14 @@ class AtomicFileWriter {
 // (names starting with "." and containing ".tmp-"). Returns how many.
 absl::StatusOr<int> RemoveStaleTempFiles(absl::string_view dir);
 
+// The temporary name `AtomicFileWriter` uses for a file named `name`
+// (".<name>.tmp-<pid>-<random>-<counter>"), unique within this process.
+std::string TempNameFor(absl::string_view name);
+
+// True for names `TempNameFor` makes (start with "." and contain ".tmp-"):
+// in-progress or abandoned writes, never finished files.
+bool IsTempName(absl::string_view name);
+
 // Returns an error status for the failed system call `what` on `path`, with
 // the code derived from `errno_value` and the message
 // "<what> <path>: <strerror>".
