@@ -32,6 +32,7 @@ void GlobalInitOnce() {
 struct BodySource {
   const std::string* text = nullptr;
   int fd = -1;
+  int64_t offset = 0;
   int64_t remaining = 0;
   size_t text_offset = 0;
   int read_errno = 0;
@@ -50,7 +51,7 @@ size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
   size_t n = static_cast<size_t>(
       std::min<int64_t>(static_cast<int64_t>(want), source->remaining));
   while (true) {
-    ssize_t got = read(source->fd, buffer, n);
+    ssize_t got = pread(source->fd, buffer, n, source->offset);
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) {
       source->read_errno = errno;
@@ -63,6 +64,7 @@ size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
       return CURL_READFUNC_ABORT;
     }
     source->remaining -= got;
+    source->offset += got;
     return static_cast<size_t>(got);
   }
 }
@@ -70,13 +72,16 @@ size_t ReadBody(char* buffer, size_t size, size_t count, void* user) {
 struct ResponseState {
   HttpResponse* response;
   const HttpRequest* request;
+  CURL* curl;
   bool sink_stopped = false;
 };
 
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   auto* state = static_cast<ResponseState*>(user);
   size_t n = size * count;
-  if (state->request->response_sink) {
+  long status = 0;
+  curl_easy_getinfo(state->curl, CURLINFO_RESPONSE_CODE, &status);
+  if (state->request->response_sink && status / 100 == 2) {
     if (!state->request->response_sink(absl::string_view(data, n))) {
       state->sink_stopped = true;
       return 0;  // Makes curl fail with CURLE_WRITE_ERROR.
@@ -162,32 +167,38 @@ void CurlTransport::Return(void* handle) {
 
 absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   BodySource body;
-  bool has_body = !request.body_file.empty() || !request.body.empty() ||
-                  request.method == "PUT" || request.method == "POST";
+  bool has_body = !request.body_file.empty() || request.body_fd >= 0 ||
+                  !request.body.empty() || request.method == "PUT" ||
+                  request.method == "POST";
   int64_t body_size = 0;
-  if (!request.body_file.empty()) {
-    body.fd = open(request.body_file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (body.fd < 0) return ErrnoStatus(errno, "open", request.body_file);
+  bool owns_fd = false;
+  const std::string body_name = request.body_file.empty()
+                                    ? std::string("request body")
+                                    : request.body_file;
+  if (!request.body_file.empty() || request.body_fd >= 0) {
+    if (request.body_fd >= 0) {
+      body.fd = request.body_fd;
+    } else {
+      body.fd = open(request.body_file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (body.fd < 0) return ErrnoStatus(errno, "open", request.body_file);
+      owns_fd = true;
+    }
     struct stat st;
     if (fstat(body.fd, &st) != 0) {
       int saved = errno;
-      close(body.fd);
-      return ErrnoStatus(saved, "stat", request.body_file);
+      if (owns_fd) close(body.fd);
+      return ErrnoStatus(saved, "stat", body_name);
     }
     body_size = request.body_length >= 0 ? request.body_length
                                          : st.st_size - request.body_offset;
     if (request.body_offset < 0 || body_size < 0 ||
         request.body_offset + body_size > st.st_size) {
-      close(body.fd);
+      if (owns_fd) close(body.fd);
       return absl::OutOfRangeError(absl::StrCat(
           "body range ", request.body_offset, "+", body_size,
-          " is outside the ", st.st_size, "-byte file ", request.body_file));
+          " is outside the ", st.st_size, "-byte file ", body_name));
     }
-    if (lseek(body.fd, request.body_offset, SEEK_SET) < 0) {
-      int saved = errno;
-      close(body.fd);
-      return ErrnoStatus(saved, "seek", request.body_file);
-    }
+    body.offset = request.body_offset;
     body.remaining = body_size;
   } else {
     body.text = &request.body;
@@ -196,13 +207,13 @@ absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
 
   CURL* curl = static_cast<CURL*>(Borrow());
   if (curl == nullptr) {
-    if (body.fd >= 0) close(body.fd);
+    if (owns_fd) close(body.fd);
     return absl::InternalError("curl_easy_init failed");
   }
   curl_easy_reset(curl);  // Keeps the connection cache.
 
   HttpResponse response;
-  ResponseState state{&response, &request};
+  ResponseState state{&response, &request, curl};
   char error_buffer[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
@@ -262,7 +273,7 @@ absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
   curl_slist_free_all(headers);
-  if (body.fd >= 0) close(body.fd);
+  if (owns_fd) close(body.fd);
   Return(curl);
 
   if (code != CURLE_OK) {
@@ -271,7 +282,7 @@ absl::StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
     std::string what = absl::StrCat(request.method, " ",
                                     UrlForMessage(request.url), ": ", detail);
     if (body.read_errno != 0) {
-      return ErrnoStatus(body.read_errno, "read", request.body_file);
+      return ErrnoStatus(body.read_errno, "read", body_name);
     }
     if (state.sink_stopped) {
       return absl::AbortedError(absl::StrCat(what, " (stopped by the reader)"));

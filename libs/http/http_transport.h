@@ -56,11 +56,15 @@ struct HttpRequest {
   // (-1 = to the end of the file) starting at `body_offset`. The file is
   // never loaded into memory.
   std::string body_file;
+  // Alternatively, an open file descriptor to stream from (read with pread,
+  // not owned, not moved): lets a caller hash and send the very same inode.
+  int body_fd = -1;
   int64_t body_offset = 0;
   int64_t body_length = -1;
-  // When set, the response body is passed to this callback in pieces instead
-  // of being collected in `HttpResponse::body`. Returning false aborts the
-  // transfer (the call then fails with Aborted).
+  // When set, the body of a 2xx response is passed to this callback in
+  // pieces instead of being collected in `HttpResponse::body` (bodies of
+  // other statuses are still collected, for error messages). Returning false
+  // aborts the transfer (the call then fails with Aborted).
   std::function<bool(absl::string_view)> response_sink;
   // Limit for the whole exchange in seconds; 0 means none. Uploads and
   // downloads should use 0 and rely on `low_speed_timeout_s`.

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -80,6 +81,12 @@ absl::Status WriteAll(int fd, const char* data, size_t size,
 }  // namespace
 
 LocalDestination::LocalDestination(std::string root) : root_(std::move(root)) {
+  if (!root_.empty() && root_.front() != '/') {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) != nullptr) {
+      root_ = absl::StrCat(cwd, "/", root_);
+    }
+  }
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }
 
