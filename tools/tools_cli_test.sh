@@ -38,6 +38,7 @@ done
 expect 0 "--annotations" stdout -- tools/coco_prep/coco_prep --help
 expect 0 "--max_dets" stdout -- tools/evaluate_map/evaluate_map --help
 expect 0 "--tracking_uri" stdout -- tools/mlflow_push/mlflow_push --help
+expect 0 "--include" stdout -- tools/volume_sync/volume_sync --help
 
 # Malformed values are bad usage too.
 expect 2 "bad value 'x' for --threads" stderr -- tools/evaluate_map/evaluate_map --threads=x
