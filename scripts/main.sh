@@ -36,3 +36,15 @@ if [ -f "$eval_dir/instances_val2014_100.json" ]; then
     --out "$out/report.json" --plots_dir "$out/plots"
   echo "report: $out/report.json, plots: $out/plots/"
 fi
+
+# volume_sync: copy the outputs to "persistent storage" (a local folder here;
+# /Volumes/... or dbfs:/... on Databricks), then show that a second pass is a
+# no-op.
+if [ -d "$out_root" ]; then
+  echo
+  echo "== volume_sync of $out_root to $out_root.volume (crash-safe, incremental)"
+  bazel-bin/tools/volume_sync/volume_sync --src "$out_root" --dst "$out_root.volume" \
+    --delete --progress none
+  bazel-bin/tools/volume_sync/volume_sync --src "$out_root" --dst "$out_root.volume" \
+    --delete --progress none
+fi

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -128,17 +129,29 @@ absl::Status Pass::CopyBatch(std::vector<CopyJob>& jobs,
 absl::StatusOr<SyncStats> Pass::Run(const std::string& source_root,
                                     const SourceScanOptions& scan_options) {
   stats_.passes = 1;
-  CVT_ASSIGN_OR_RETURN(SourceScan scan, ScanSource(source_root, scan_options));
+  // The source scan and the destination listing (plus the manifest) are
+  // independent: run them side by side. On a no-op pass over 10k files they
+  // are nearly all of the work (two stats per file).
+  absl::StatusOr<absl::btree_map<std::string, DestinationFile>> listing;
+  absl::StatusOr<std::string> manifest_text;
+  std::thread lister([&] {
+    listing = destination_.ListFiles();
+    if (listing.ok()) {
+      manifest_text = destination_.ReadSmallFile(kSyncManifestName);
+    }
+  });
+  absl::StatusOr<SourceScan> scanned = ScanSource(source_root, scan_options);
+  lister.join();
+  CVT_RETURN_IF_ERROR(scanned.status());
+  CVT_RETURN_IF_ERROR(listing.status());
+  SourceScan& scan = *scanned;
   for (const std::string& warning : scan.warnings) Warn(warning);
   // The source's own manifest (a destination synced back) is not data.
   scan.ready.erase(kSyncManifestName);
   scan.not_ready.erase(kSyncManifestName);
   stats_.deferred += static_cast<int64_t>(scan.not_ready.size());
 
-  CVT_ASSIGN_OR_RETURN(auto listing, destination_.ListFiles());
   bool manifest_on_disk_valid = false;
-  absl::StatusOr<std::string> manifest_text =
-      destination_.ReadSmallFile(kSyncManifestName);
   SyncManifest loaded;
   if (manifest_text.ok()) {
     absl::StatusOr<SyncManifest> parsed = ParseSyncManifest(
@@ -156,8 +169,8 @@ absl::StatusOr<SyncStats> Pass::Run(const std::string& source_root,
   }
   // Keep the entries the destination still backs.
   for (const auto& [path, entry] : loaded.files) {
-    auto it = listing.find(path);
-    if (it == listing.end() || it->second.size != entry.size ||
+    auto it = listing->find(path);
+    if (it == listing->end() || it->second.size != entry.size ||
         (it->second.mtime_ns >= 0 && it->second.mtime_ns != entry.mtime_ns)) {
       continue;
     }
@@ -181,7 +194,7 @@ absl::StatusOr<SyncStats> Pass::Run(const std::string& source_root,
   }
   std::vector<std::string> stale;
   std::vector<std::string> deletions;
-  for (const auto& [path, file] : listing) {
+  for (const auto& [path, file] : *listing) {
     if (path == kSyncManifestName) continue;
     if (IsTempName(BaseName(path))) {
       stale.push_back(path);
@@ -257,8 +270,6 @@ absl::StatusOr<SyncStats> Pass::Run(const std::string& source_root,
   }
   if (manifest_dirty_ || stats_.deleted > 0) {
     CVT_RETURN_IF_ERROR(WriteManifest());
-  } else {
-    CVT_RETURN_IF_ERROR(destination_.Flush());
   }
   return stats_;
 }
