@@ -151,15 +151,16 @@ absl::StatusOr<SyncStats> Pass::Run(const std::string& source_root,
   scan.not_ready.erase(kSyncManifestName);
   stats_.deferred += static_cast<int64_t>(scan.not_ready.size());
 
-  bool manifest_on_disk_valid = false;
-  SyncManifest loaded;
+  // Whether the manifest on disk must be rewritten before copying: it is
+  // missing or invalid, or it has entries that no longer hold.
+  bool manifest_stale = true;
   if (manifest_text.ok()) {
     absl::StatusOr<SyncManifest> parsed = ParseSyncManifest(
         *manifest_text,
         absl::StrCat(destination_.Describe(), "/", kSyncManifestName));
     if (parsed.ok()) {
-      loaded = *std::move(parsed);
-      manifest_on_disk_valid = true;
+      manifest_ = *std::move(parsed);
+      manifest_stale = false;
     } else {
       Warn(
           absl::StrCat("rebuilding the manifest: ", parsed.status().message()));
@@ -168,13 +169,16 @@ absl::StatusOr<SyncStats> Pass::Run(const std::string& source_root,
     return Annotate(manifest_text.status(), "reading the manifest");
   }
   // Keep the entries the destination still backs.
-  for (const auto& [path, entry] : loaded.files) {
-    auto it = listing->find(path);
-    if (it == listing->end() || it->second.size != entry.size ||
-        (it->second.mtime_ns >= 0 && it->second.mtime_ns != entry.mtime_ns)) {
-      continue;
+  for (auto entry = manifest_.files.begin(); entry != manifest_.files.end();) {
+    auto it = listing->find(entry->first);
+    if (it == listing->end() || it->second.size != entry->second.size ||
+        (it->second.mtime_ns >= 0 &&
+         it->second.mtime_ns != entry->second.mtime_ns)) {
+      entry = manifest_.files.erase(entry);
+      manifest_stale = true;
+    } else {
+      ++entry;
     }
-    manifest_.files[path] = entry;
   }
 
   // Plan.
@@ -233,10 +237,14 @@ absl::StatusOr<SyncStats> Pass::Run(const std::string& source_root,
   }
   // Entries of files about to change go first.
   for (const auto* list : {&copies, &index_copies}) {
-    for (const CopyJob& job : *list) manifest_.files.erase(job.relative_path);
+    for (const CopyJob& job : *list) {
+      if (manifest_.files.erase(job.relative_path) > 0) manifest_stale = true;
+    }
   }
-  for (const std::string& path : deletions) manifest_.files.erase(path);
-  if (!manifest_on_disk_valid || !(manifest_.files == loaded.files)) {
+  for (const std::string& path : deletions) {
+    if (manifest_.files.erase(path) > 0) manifest_stale = true;
+  }
+  if (manifest_stale) {
     CVT_RETURN_IF_ERROR(WriteManifest());
   }
 

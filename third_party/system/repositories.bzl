@@ -30,7 +30,7 @@ _ABSL = {
 
 def system_repositories():
     """Declares every system library repository. Called from WORKSPACE."""
-    pkg_config_repository(name = "com_google_absl", targets = _ABSL)
+    pkg_config_repository(name = "com_google_absl", targets = _ABSL, static_prefixes = ["absl_"])
     pkg_config_repository(
         name = "com_google_googletest",
         targets = {":gtest": "gmock", ":gtest_main": "gmock_main"},
