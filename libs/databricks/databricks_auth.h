@@ -45,6 +45,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "libs/http/http_transport.h"
+#include "libs/http/rest_client.h"
 #include "libs/http/retry.h"
 
 namespace cvt {
@@ -80,7 +81,7 @@ absl::StatusOr<DatabricksAuthConfig> ResolveDatabricksAuth(
 // "PAT for https://host (from environment)" and the like; never a secret.
 std::string DescribeDatabricksAuth(const DatabricksAuthConfig& config);
 
-class DatabricksCredentials {
+class DatabricksCredentials : public AuthProvider {
  public:
   // `transport` must outlive this object.
   DatabricksCredentials(DatabricksAuthConfig config, HttpTransport* transport,
@@ -89,11 +90,12 @@ class DatabricksCredentials {
   // "Bearer <token>", fetching or refreshing an OAuth token when needed.
   // Errors: Unauthenticated when the token endpoint rejects the client,
   // Unavailable when it cannot be reached.
-  absl::StatusOr<std::string> AuthorizationHeader() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<std::string> AuthorizationHeader() override
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // After a 401: forget the OAuth token so the next call fetches a new one.
   // Returns false for a PAT (refreshing cannot help).
-  bool InvalidateToken() ABSL_LOCKS_EXCLUDED(mu_);
+  bool InvalidateToken() override ABSL_LOCKS_EXCLUDED(mu_);
 
   const DatabricksAuthConfig& config() const { return config_; }
 

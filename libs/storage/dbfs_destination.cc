@@ -56,7 +56,7 @@ std::string Parent(const std::string& path) {
 
 }  // namespace
 
-DbfsDestination::DbfsDestination(std::string root, DatabricksClient* client)
+DbfsDestination::DbfsDestination(std::string root, RestClient* client)
     : root_(std::move(root)), client_(client) {
   if (absl::StartsWith(root_, "dbfs:")) root_ = root_.substr(5);
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();

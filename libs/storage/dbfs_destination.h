@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "libs/databricks/databricks_client.h"
+#include "libs/http/rest_client.h"
 #include "libs/storage/destination.h"
 
 namespace cvt {
@@ -39,7 +39,7 @@ class DbfsDestination : public Destination {
  public:
   // `root` is an absolute DBFS path ("/x/y"; a "dbfs:" prefix is removed).
   // `client` must outlive this object.
-  DbfsDestination(std::string root, DatabricksClient* client);
+  DbfsDestination(std::string root, RestClient* client);
 
   std::string Describe() const override;
   absl::Status Open(bool dry_run) override;
@@ -73,7 +73,7 @@ class DbfsDestination : public Destination {
                         absl::btree_map<std::string, DestinationFile>* out);
 
   std::string root_;
-  DatabricksClient* const client_;
+  RestClient* const client_;
 };
 
 }  // namespace cvt

@@ -19,8 +19,9 @@
 #include "libs/base/sha256.h"
 #include "libs/base/status_matchers.h"
 #include "libs/base/testdata.h"
-#include "libs/databricks/databricks_client.h"
+#include "libs/databricks/databricks_auth.h"
 #include "libs/http/curl_transport.h"
+#include "libs/http/rest_client.h"
 #include "libs/storage/sync_engine.h"
 #include "libs/storage/sync_manifest.h"
 #include "libs/storage/testing/fake_databricks.h"
@@ -67,8 +68,8 @@ class DbfsDestinationTest : public ::testing::Test {
     auth.source = "test";
     credentials_ = std::make_unique<DatabricksCredentials>(auth, &transport_,
                                                            FastRetries());
-    client_ = std::make_unique<DatabricksClient>(credentials_.get(),
-                                                 &transport_, FastRetries());
+    client_ = std::make_unique<RestClient>(server_->url(), credentials_.get(),
+                                           &transport_, FastRetries());
     client_->set_retry_logger(
         [this](const std::string& line) { retries_.push_back(line); });
     src_ = TestTempPath(
@@ -113,7 +114,7 @@ class DbfsDestinationTest : public ::testing::Test {
   std::unique_ptr<FakeDatabricksServer> server_;
   CurlTransport transport_;
   std::unique_ptr<DatabricksCredentials> credentials_;
-  std::unique_ptr<DatabricksClient> client_;
+  std::unique_ptr<RestClient> client_;
   std::vector<std::string> retries_;
   std::string src_;
   SyncOptions options_;

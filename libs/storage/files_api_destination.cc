@@ -39,8 +39,7 @@ std::string VolumeRoot(const std::string& root) {
 
 }  // namespace
 
-FilesApiDestination::FilesApiDestination(std::string root,
-                                         DatabricksClient* client)
+FilesApiDestination::FilesApiDestination(std::string root, RestClient* client)
     : root_(std::move(root)), client_(client) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
 }

@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-#include "libs/databricks/databricks_client.h"
+#include "libs/http/rest_client.h"
 #include "libs/storage/destination.h"
 
 namespace cvt {
@@ -39,7 +39,7 @@ class FilesApiDestination : public Destination {
  public:
   // `root` is an absolute /Volumes/<catalog>/<schema>/<volume>[/...] path.
   // `client` must outlive this object.
-  FilesApiDestination(std::string root, DatabricksClient* client);
+  FilesApiDestination(std::string root, RestClient* client);
 
   std::string Describe() const override;
   absl::Status Open(bool dry_run) override;
@@ -68,7 +68,7 @@ class FilesApiDestination : public Destination {
                         absl::btree_map<std::string, DestinationFile>* out);
 
   std::string root_;
-  DatabricksClient* const client_;
+  RestClient* const client_;
 };
 
 }  // namespace cvt

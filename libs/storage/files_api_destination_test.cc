@@ -17,8 +17,9 @@
 #include "libs/base/sha256.h"
 #include "libs/base/status_matchers.h"
 #include "libs/base/testdata.h"
-#include "libs/databricks/databricks_client.h"
+#include "libs/databricks/databricks_auth.h"
 #include "libs/http/curl_transport.h"
+#include "libs/http/rest_client.h"
 #include "libs/storage/sync_engine.h"
 #include "libs/storage/sync_manifest.h"
 #include "libs/storage/testing/fake_databricks.h"
@@ -56,8 +57,8 @@ class FilesApiDestinationTest : public ::testing::Test {
     auth.source = "test";
     credentials_ = std::make_unique<DatabricksCredentials>(auth, &transport_,
                                                            FastRetries());
-    client_ = std::make_unique<DatabricksClient>(credentials_.get(),
-                                                 &transport_, FastRetries());
+    client_ = std::make_unique<RestClient>(server_->url(), credentials_.get(),
+                                           &transport_, FastRetries());
     client_->set_retry_logger(
         [this](const std::string& line) { retries_.push_back(line); });
     src_ = TestTempPath(
@@ -91,7 +92,7 @@ class FilesApiDestinationTest : public ::testing::Test {
   std::unique_ptr<FakeDatabricksServer> server_;
   CurlTransport transport_;
   std::unique_ptr<DatabricksCredentials> credentials_;
-  std::unique_ptr<DatabricksClient> client_;
+  std::unique_ptr<RestClient> client_;
   std::vector<std::string> retries_;
   std::string src_;
   SyncOptions options_;
@@ -194,7 +195,8 @@ TEST_F(FilesApiDestinationTest, MissingVolumeAndBadTokenAreClearErrors) {
   bad.host = server_->url();
   bad.token = "wrong-secret-token";
   DatabricksCredentials bad_credentials(bad, &transport_, FastRetries());
-  DatabricksClient bad_client(&bad_credentials, &transport_, FastRetries());
+  RestClient bad_client(server_->url(), &bad_credentials, &transport_,
+                        FastRetries());
   FilesApiDestination denied("/Volumes/main/cv/ckpt/run", &bad_client);
   absl::Status d = denied.Open(false);
   EXPECT_FALSE(d.ok());

@@ -11,8 +11,8 @@
 #include "glog/logging.h"
 #include "libs/base/status_macros.h"
 #include "libs/databricks/databricks_auth.h"
-#include "libs/databricks/databricks_client.h"
 #include "libs/http/curl_transport.h"
+#include "libs/http/rest_client.h"
 #include "libs/http/retry.h"
 #include "libs/storage/dbfs_destination.h"
 #include "libs/storage/files_api_destination.h"
@@ -29,7 +29,7 @@ class RemoteDestination : public Destination {
                     CurlTransportOptions transport, RetryOptions retry)
       : transport_(std::move(transport)),
         credentials_(std::move(auth), &transport_, retry),
-        client_(&credentials_, &transport_, retry),
+        client_(credentials_.config().host, &credentials_, &transport_, retry),
         inner_(path, &client_) {}
 
   std::string Describe() const override { return inner_.Describe(); }
@@ -63,7 +63,7 @@ class RemoteDestination : public Destination {
  private:
   CurlTransport transport_;
   DatabricksCredentials credentials_;
-  DatabricksClient client_;
+  RestClient client_;
   Remote inner_;
 };
 

@@ -1,25 +1,26 @@
 // -----------------------------------------------------------------------------
-// File: databricks_client.h
+// File: rest_client.h
 // -----------------------------------------------------------------------------
 //
-// Authenticated calls to a Databricks workspace REST API: adds the
-// Authorization header, retries throttling and transient failures
-// (`SendWithRetry`; the SDK's 429 handling honours Retry-After), refreshes an
-// OAuth token once after a 401, and turns error answers into Status
-// (`StatusFromHttpResponse`). Paths are workspace-relative
-// ("/api/2.0/dbfs/create").
+// Authenticated calls to a JSON REST API (a Databricks workspace, an MLflow
+// tracking server): adds the Authorization header from an `AuthProvider`,
+// retries throttling and transient failures (`SendWithRetry`, honouring
+// Retry-After), refreshes the credential once after a 401, and turns error
+// answers into Status (`StatusFromHttpResponse`). Paths are relative to the
+// base URL ("/api/2.0/dbfs/create").
 //
 // Example:
 //
-//   DatabricksClient client(&credentials, &transport, retry);
+//   RestClient client("https://adb-1.azuredatabricks.net", &credentials,
+//                     &transport, retry);
 //   CVT_ASSIGN_OR_RETURN(rapidjson::Document status,
 //                        client.GetJson("/api/2.0/dbfs/get-status",
 //                                       {{"path", "/ckpt/last.ckpt"}}));
 //
 // Thread safety: thread-safe.
 
-#ifndef LIBS_DATABRICKS_DATABRICKS_CLIENT_H_
-#define LIBS_DATABRICKS_DATABRICKS_CLIENT_H_
+#ifndef LIBS_HTTP_REST_CLIENT_H_
+#define LIBS_HTTP_REST_CLIENT_H_
 
 #include <functional>
 #include <string>
@@ -28,7 +29,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "libs/databricks/databricks_auth.h"
 #include "libs/http/http_transport.h"
 #include "libs/http/retry.h"
 #include "rapidjson/document.h"
@@ -37,11 +37,23 @@ namespace cvt {
 
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
-class DatabricksClient {
+// Supplies the Authorization header; thread-safe.
+class AuthProvider {
  public:
-  // Neither pointer is owned; both must outlive the client.
-  DatabricksClient(DatabricksCredentials* credentials, HttpTransport* transport,
-                   RetryOptions retry = {});
+  virtual ~AuthProvider() = default;
+  // The header value ("Bearer ..."), or "" to send none.
+  virtual absl::StatusOr<std::string> AuthorizationHeader() = 0;
+  // After a 401: drop a cached token. Returns false when refreshing cannot
+  // help (a static token), so the 401 stands.
+  virtual bool InvalidateToken() = 0;
+};
+
+class RestClient {
+ public:
+  // `base_url` is "scheme://host[:port][/prefix]" without a trailing slash.
+  // No pointer is owned; `auth` may be null (no Authorization header).
+  RestClient(std::string base_url, AuthProvider* auth, HttpTransport* transport,
+             RetryOptions retry = {});
 
   // Sends `request` whose `url` is a workspace-relative path (plus query).
   // Returns the response when its status is 2xx, or when `accept(status)`
@@ -65,10 +77,11 @@ class DatabricksClient {
     retry_logger_ = std::move(logger);
   }
 
-  const std::string& host() const { return credentials_->config().host; }
+  const std::string& host() const { return base_url_; }
 
  private:
-  DatabricksCredentials* const credentials_;
+  const std::string base_url_;
+  AuthProvider* const auth_;
   HttpTransport* const transport_;
   const RetryOptions retry_;
   std::function<void(const std::string&)> retry_logger_;
@@ -79,4 +92,4 @@ std::string WithQuery(absl::string_view path, const QueryParams& query);
 
 }  // namespace cvt
 
-#endif  // LIBS_DATABRICKS_DATABRICKS_CLIENT_H_
+#endif  // LIBS_HTTP_REST_CLIENT_H_

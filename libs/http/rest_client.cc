@@ -1,4 +1,4 @@
-#include "libs/databricks/databricks_client.h"
+#include "libs/http/rest_client.h"
 
 #include <string>
 #include <utility>
@@ -22,22 +22,25 @@ std::string WithQuery(absl::string_view path, const QueryParams& query) {
   return out;
 }
 
-DatabricksClient::DatabricksClient(DatabricksCredentials* credentials,
-                                   HttpTransport* transport, RetryOptions retry)
-    : credentials_(credentials),
+RestClient::RestClient(std::string base_url, AuthProvider* auth,
+                       HttpTransport* transport, RetryOptions retry)
+    : base_url_(std::move(base_url)),
+      auth_(auth),
       transport_(transport),
       retry_(retry),
       retry_logger_([](const std::string& line) { LOG(WARNING) << line; }) {}
 
-absl::StatusOr<HttpResponse> DatabricksClient::Call(
+absl::StatusOr<HttpResponse> RestClient::Call(
     HttpRequest request, Idempotency idempotency,
     const std::function<bool(int)>& accept) {
   request.url = absl::StrCat(host(), request.url);
   RetryHooks hooks;
   hooks.on_retry = retry_logger_;
   hooks.before_attempt = [this](HttpRequest& r) -> absl::Status {
-    absl::StatusOr<std::string> header = credentials_->AuthorizationHeader();
+    if (auth_ == nullptr) return absl::OkStatus();
+    absl::StatusOr<std::string> header = auth_->AuthorizationHeader();
     if (!header.ok()) return header.status();
+    if (header->empty()) return absl::OkStatus();
     bool replaced = false;
     for (auto& [name, value] : r.headers) {
       if (name == "Authorization") value = *header, replaced = true;
@@ -54,7 +57,8 @@ absl::StatusOr<HttpResponse> DatabricksClient::Call(
     // An expired OAuth token: fetch a new one and try once more. The server
     // rejected the request before acting on it, so this is safe for every
     // call.
-    if (status == 401 && auth_attempt == 0 && credentials_->InvalidateToken()) {
+    if (status == 401 && auth_attempt == 0 && auth_ != nullptr &&
+        auth_->InvalidateToken()) {
       retry_logger_(absl::StrCat(DescribeRequest(request),
                                  ": HTTP 401; refreshing the OAuth token"));
       continue;
@@ -63,7 +67,7 @@ absl::StatusOr<HttpResponse> DatabricksClient::Call(
   }
 }
 
-absl::StatusOr<rapidjson::Document> DatabricksClient::GetJson(
+absl::StatusOr<rapidjson::Document> RestClient::GetJson(
     absl::string_view path, const QueryParams& query) {
   HttpRequest request;
   request.method = "GET";
@@ -74,7 +78,7 @@ absl::StatusOr<rapidjson::Document> DatabricksClient::GetJson(
   return ParseJson(response->body, absl::StrCat("response of GET ", path));
 }
 
-absl::StatusOr<rapidjson::Document> DatabricksClient::PostJson(
+absl::StatusOr<rapidjson::Document> RestClient::PostJson(
     absl::string_view path, std::string json_body, Idempotency idempotency) {
   HttpRequest request;
   request.method = "POST";
