@@ -220,6 +220,58 @@ absl::Status WriteFileAtomically(absl::string_view path,
   return (*writer)->Commit();
 }
 
+absl::Status MakeDirs(absl::string_view path) {
+  std::string p(path);
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  if (p.empty()) return absl::OkStatus();
+  struct stat st;
+  if (stat(p.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) return absl::OkStatus();
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create folder ", p, ": a file is in the way"));
+  }
+  size_t slash = p.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) {
+    absl::Status parent = MakeDirs(absl::string_view(p).substr(0, slash));
+    if (!parent.ok()) return parent;
+  }
+  if (mkdir(p.c_str(), 0777) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, "cannot create folder", p);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CopyFileAtomically(absl::string_view from, absl::string_view to) {
+  std::string source(from);
+  const int fd = open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot open", source);
+  absl::StatusOr<std::unique_ptr<AtomicFileWriter>> writer =
+      AtomicFileWriter::Open(to);
+  if (!writer.ok()) {
+    close(fd);
+    return writer.status();
+  }
+  std::string buffer(1 << 20, '\0');
+  while (true) {
+    const ssize_t n = read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int saved = errno;
+      close(fd);
+      return ErrnoStatus(saved, "cannot read", source);
+    }
+    if (n == 0) break;
+    absl::Status appended = (*writer)->Append(
+        absl::string_view(buffer.data(), static_cast<size_t>(n)));
+    if (!appended.ok()) {
+      close(fd);
+      return appended;
+    }
+  }
+  close(fd);
+  return (*writer)->Commit();
+}
+
 absl::StatusOr<int> RemoveStaleTempFiles(absl::string_view dir) {
   const std::string folder(dir);
   DIR* handle = opendir(folder.c_str());

@@ -106,6 +106,14 @@ class AtomicFileWriter {
 // (names starting with "." and containing ".tmp-"). Returns how many.
 absl::StatusOr<int> RemoveStaleTempFiles(absl::string_view dir);
 
+// Creates `path` and its missing parents (mode 0777 & ~umask), like
+// `mkdir -p`. Errors name the folder that could not be made.
+absl::Status MakeDirs(absl::string_view path);
+
+// Copies the file `from` to `to` through `AtomicFileWriter` in 1 MiB pieces
+// (never the whole file in memory); `to`'s folder must exist.
+absl::Status CopyFileAtomically(absl::string_view from, absl::string_view to);
+
 // The temporary name `AtomicFileWriter` uses for a file named `name`
 // (".<name>.tmp-<pid>-<random>-<counter>"), unique within this process.
 std::string TempNameFor(absl::string_view name);

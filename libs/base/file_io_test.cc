@@ -214,5 +214,30 @@ TEST(FileIoTest, ChildKilledAtRandomMomentsNeverLeavesAPartialFile) {
   EXPECT_THAT(ListDir(dir), testing::ElementsAre("metrics.json"));
 }
 
+TEST(FileIoTest, MakeDirsCreatesParentsAndRefusesFilesInTheWay) {
+  std::string base = TestTempPath("make_dirs");
+  ASSERT_THAT(MakeDirs(base + "/a/b/c/"), IsOk());
+  struct stat st;
+  ASSERT_EQ(stat((base + "/a/b/c").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_THAT(MakeDirs(base + "/a/b"), IsOk());
+  ASSERT_THAT(WriteFileAtomically(base + "/file", "x"), IsOk());
+  EXPECT_THAT(MakeDirs(base + "/file/sub"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST(FileIoTest, CopyFileAtomicallyCopiesLargeFiles) {
+  std::string data;
+  for (int i = 0; i < (3 << 20) + 5; ++i) data.push_back(static_cast<char>(i));
+  std::string from = TestTempPath("copy_from.bin");
+  std::string to = TestTempPath("copy_to.bin");
+  ASSERT_THAT(WriteFileAtomically(from, data), IsOk());
+  ASSERT_THAT(CopyFileAtomically(from, to), IsOk());
+  EXPECT_THAT(ReadFileToString(to), IsOkAndHolds(data));
+  EXPECT_THAT(CopyFileAtomically(TestTempPath("nope"), to),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(ReadFileToString(to), IsOkAndHolds(data));
+}
+
 }  // namespace
 }  // namespace cvt
