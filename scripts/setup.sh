@@ -12,12 +12,16 @@ DEBIAN_PACKAGES=(
   bazel-bootstrap bazel-bootstrap-source bazel-skylib pkgconf g++ clang-format
   libtorch-dev libopencv-dev libabsl-dev libprotobuf-dev protobuf-compiler
   rapidjson-dev libcurl4-openssl-dev libssl-dev libgtest-dev libgmock-dev
-  libgoogle-glog-dev libbenchmark-dev zlib1g-dev python3 python3-pip python3-venv
+  libgoogle-glog-dev libbenchmark-dev zlib1g-dev python3 python3-pip python3-venv rsync
 )
 # PyPI packages used only by tests and benchmarks (oracles and peers), pinned.
 PIP_PACKAGES=(
   "numpy==2.3.5"
   "pycocotools==2.0.11"
+)
+# The MLflow tracking server and client for mlflow_push's integration tests.
+MLFLOW_PACKAGES=(
+  "mlflow==3.17.2"
 )
 PYTHON="${CVT_PYTHON:-python3}"
 
@@ -39,26 +43,36 @@ else
   log "Debian packages present"
 fi
 
-# The test oracles live in their own venv, so the system Python (which may
-# refuse pip as "externally managed") and the user's packages stay untouched,
-# and numpy is pinned for the bit-exact oracle.
-if [ "${CVT_SKIP_PIP:-0}" != 1 ]; then
-  venv="${CVT_VENV:-$HOME/.cache/cvtools/venv}"
+# install_venv VENV PACKAGE==VERSION...: creates VENV if needed and pip-installs
+# the pinned packages that are missing or at another version.
+install_venv() {
+  local venv="$1"
+  shift
   if [ ! -x "$venv/bin/python" ]; then
     log "creating $venv"
     "$PYTHON" -m venv "$venv"
   fi
-  need_pip=0
-  for spec in "${PIP_PACKAGES[@]}"; do
+  local need_pip=0 spec name want have
+  for spec in "$@"; do
     name="${spec%%[<>=]*}"
     want="${spec#*==}"
     have=$("$venv/bin/python" -m pip show "$name" 2>/dev/null | sed -n 's/^Version: //p' || true)
     if [ -z "$have" ] || { [ "$want" != "$spec" ] && [ "$have" != "$want" ]; }; then need_pip=1; fi
   done
   if [ "$need_pip" = 1 ]; then
-    log "installing into $venv: ${PIP_PACKAGES[*]}"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"
+    log "installing into $venv: $*"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check "$@"
   else
     log "PyPI packages present in $venv"
   fi
+}
+
+# The test oracles live in their own venvs, so the system Python (which may
+# refuse pip as "externally managed") and the user's packages stay untouched:
+# numpy is pinned for the bit-exact COCO oracle, and MLflow (a real tracking
+# server and the Python client that checks what mlflow_push wrote) gets its
+# own venv because it pins numpy differently.
+if [ "${CVT_SKIP_PIP:-0}" != 1 ]; then
+  install_venv "${CVT_VENV:-$HOME/.cache/cvtools/venv}" "${PIP_PACKAGES[@]}"
+  install_venv "${CVT_MLFLOW_VENV:-$HOME/.cache/cvtools/mlflow-venv}" "${MLFLOW_PACKAGES[@]}"
 fi

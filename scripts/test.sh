@@ -18,6 +18,8 @@ fi
 # (Bazel gives tests their own HOME).
 CVT_PYTHON="${CVT_VENV:-$HOME/.cache/cvtools/venv}/bin/python"
 export CVT_PYTHON
+CVT_MLFLOW_PYTHON="${CVT_MLFLOW_VENV:-$HOME/.cache/cvtools/mlflow-venv}/bin/python"
+export CVT_MLFLOW_PYTHON
 
 echo "== bazel test //..."
 bazel test --nocache_test_results //... "$@"

@@ -496,6 +496,14 @@ absl::Status Pusher::Pass(bool final_pass, RunRecord* run) {
 }
 
 absl::StatusOr<PushSummary> Pusher::Run() {
+  struct stat st;
+  if (stat(run_dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return absl::NotFoundError(
+        absl::StrCat("run directory ", run_dir_, " does not exist"));
+  }
+  // A run directory without a readable run.json is refused before anything
+  // is written next to it.
+  CVT_RETURN_IF_ERROR(ReadRunRecord(run_dir_).status());
   std::string lock_path = absl::StrCat(run_dir_, "/", kLockName);
   int lock = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock < 0) return ErrnoStatus(errno, "cannot open", lock_path);
