@@ -37,6 +37,19 @@ if [ -f "$eval_dir/instances_val2014_100.json" ]; then
   echo "report: $out/report.json, plots: $out/plots/"
 fi
 
+# mlflow_push: the bundled sample run directory into MLflow's file store
+# (file:out/mlruns; open it with MLFLOW_ALLOW_FILE_STORE=true mlflow ui
+# --backend-store-uri file://$PWD/out/mlruns). A second push is a no-op.
+echo
+echo "== mlflow_push of testdata/run_dir_small to file:$out_root/mlruns"
+mkdir -p "$out_root"
+rm -rf "$out_root/run_dir_small"
+cp -r testdata/run_dir_small "$out_root/run_dir_small"
+bazel-bin/tools/mlflow_push/mlflow_push --run_dir "$out_root/run_dir_small" \
+  --tracking_uri "file:$out_root/mlruns" --experiment cvtools-sample
+bazel-bin/tools/mlflow_push/mlflow_push --run_dir "$out_root/run_dir_small" \
+  --tracking_uri "file:$out_root/mlruns" --experiment cvtools-sample
+
 # volume_sync: copy the outputs to "persistent storage" (a local folder here;
 # /Volumes/... or dbfs:/... on Databricks), then show that a second pass is a
 # no-op.
