@@ -220,6 +220,11 @@ absl::Status WriteFileAtomically(absl::string_view path,
   return (*writer)->Commit();
 }
 
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
+         st.st_mtim.tv_nsec;
+}
+
 absl::Status MakeDirs(absl::string_view path) {
   std::string p(path);
   while (p.size() > 1 && p.back() == '/') p.pop_back();

@@ -23,6 +23,9 @@
 #ifndef LIBS_BASE_FILE_IO_H_
 #define LIBS_BASE_FILE_IO_H_
 
+#include <sys/stat.h>
+
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -105,6 +108,9 @@ class AtomicFileWriter {
 // Deletes temporary files that crashed `AtomicFileWriter`s left in `dir`
 // (names starting with "." and containing ".tmp-"). Returns how many.
 absl::StatusOr<int> RemoveStaleTempFiles(absl::string_view dir);
+
+// A stat result's modification time in nanoseconds since the epoch.
+int64_t MtimeNs(const struct stat& st);
 
 // Creates `path` and its missing parents (mode 0777 & ~umask), like
 // `mkdir -p`. Errors name the folder that could not be made.

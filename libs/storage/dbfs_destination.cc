@@ -22,11 +22,6 @@
 namespace cvt {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-         st.st_mtim.tv_nsec;
-}
-
 std::string JsonObject(
     const std::vector<std::pair<std::string, std::string>>& strings,
     const std::vector<std::pair<std::string, bool>>& bools = {},

@@ -21,11 +21,6 @@
 namespace cvt {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-         st.st_mtim.tv_nsec;
-}
-
 bool Accept404(int status) { return status == 404; }
 
 // The volume itself: "/Volumes/c/s/v".

@@ -20,11 +20,6 @@
 namespace cvt {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-         st.st_mtim.tv_nsec;
-}
-
 absl::Status WalkFiles(const std::string& dir, const std::string& prefix,
                        absl::btree_map<std::string, DestinationFile>* out) {
   DIR* handle = opendir(dir.c_str());

@@ -19,11 +19,6 @@
 namespace cvt {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-         st.st_mtim.tv_nsec;
-}
-
 bool GlobMatches(const std::string& pattern, absl::string_view path) {
   std::string subject(pattern.find('/') == std::string::npos
                           ? path.substr(path.find_last_of('/') + 1)

@@ -166,8 +166,7 @@ bool StatFile(const std::string& path, UploadedFile* out) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   out->size = st.st_size;
-  out->mtime_ns =
-      static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  out->mtime_ns = MtimeNs(st);
   return true;
 }
 
