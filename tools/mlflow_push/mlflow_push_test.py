@@ -30,6 +30,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVER = os.path.join(HERE, "testing", "mlflow_server.py")
 CHECK = os.path.join(HERE, "testing", "check_run.py")
+FAKE_DBX = os.path.join(os.path.dirname(os.path.dirname(HERE)), "libs", "storage", "testing",
+                        "fake_databricks_server.py")
 FIXTURE = os.path.join(os.path.dirname(os.path.dirname(HERE)), "testdata", "run_dir_small")
 
 failures = []
@@ -266,6 +268,98 @@ def test_bad_input(binary, tmp):
             fail("%s -> %d %s" % (args, p.returncode, p.stderr[-500:]))
 
 
+def post(url, body):
+    import urllib.request
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.loads(r.read() or b"{}")
+
+
+def test_databricks(binary, tmp, server):
+    """Databricks through the stand-in (the service cannot run here), which
+    forwards MLflow calls to the real server and implements the Databricks
+    parts: absolute experiment paths and workspace/mkdirs, OAuth M2M,
+    credentials-for-write signed URLs. Faults: 429 + Retry-After on
+    log-batch, a refused (expired) signed URL, an expired OAuth token."""
+    import urllib.request
+    root = os.path.join(tmp, "dbx")
+    os.makedirs(root)
+    port_file = os.path.join(root, "port")
+    secret = "sp-secret-value-7"
+    fake = subprocess.Popen([sys.executable, FAKE_DBX, "--root", root, "--port_file", port_file,
+                             "--client_id", "sp-client", "--client_secret", secret,
+                             "--mlflow_upstream", server.uri])
+    try:
+        for _ in range(200):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.05)
+        host = "http://127.0.0.1:%s" % open(port_file).read().strip()
+        post(host + "/_test/faults", [
+            {"method": "POST", "path_prefix": "/api/2.0/mlflow/runs/log-batch", "times": 2,
+             "status": 429, "retry_after": "1"},
+            {"method": "PUT", "path_prefix": "/_signed/", "times": 1, "status": 403}])
+        run_dir = os.path.join(tmp, "run_dbx")
+        shutil.copytree(FIXTURE, run_dir)
+        trainer = subprocess.Popen(["sleep", "60"])
+        with open(os.path.join(run_dir, "run.json")) as f:
+            final = json.load(f)
+        live = dict(final, status="RUNNING", pid=trainer.pid)
+        live.pop("end_time_ms")
+        with open(os.path.join(run_dir, "run.json"), "w") as f:
+            json.dump(live, f)
+        env = env_fast_retries()
+        env.update(DATABRICKS_HOST=host, DATABRICKS_CLIENT_ID="sp-client",
+                   DATABRICKS_CLIENT_SECRET=secret, HOME=tmp)
+        env.pop("DATABRICKS_TOKEN", None)
+        proc = subprocess.Popen([binary, "--run_dir", run_dir, "--tracking_uri", "databricks",
+                                 "--experiment", "/Workspace/Shared/cv/bccd", "--follow",
+                                 "--interval_s", "0.3", "--verbose"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        state = os.path.join(run_dir, ".mlflow_push_state.json")
+        for _ in range(300):
+            try:
+                if len(json.load(open(state)).get("artifacts", {})) >= 13:
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        post(host + "/_test/expire_tokens", {})
+        with open(os.path.join(run_dir, "metrics.jsonl"), "a") as f:
+            f.write(json.dumps({"name": "val/map", "value": 0.5, "step": 300,
+                                "timestamp_ms": 1764583799000}) + "\n")
+        time.sleep(1.0)
+        with open(os.path.join(run_dir, "run.json.tmp"), "w") as f:
+            json.dump(final, f)
+        os.replace(os.path.join(run_dir, "run.json.tmp"), os.path.join(run_dir, "run.json"))
+        out, err = proc.communicate(timeout=120)
+        trainer.kill()
+        trainer.wait()
+        with urllib.request.urlopen(host + "/_test/log") as r:
+            log = json.loads(r.read())
+        statuses = [(e["path"], e["status"]) for e in log]
+        throttled = sum(1 for p, st in statuses if p.endswith("log-batch") and st == 429)
+        refused = sum(1 for p, st in statuses if p.startswith("/_signed/") and st == 403)
+        unauthorized = sum(1 for p, st in statuses if st == 401)
+        tokens = sum(1 for p, st in statuses if p == "/oidc/v1/token" and st == 200)
+        mkdirs = sum(1 for p, st in statuses if p == "/api/2.0/workspace/mkdirs")
+        good, report = check_run(run_dir, "--tracking_uri", server.uri, "--experiment",
+                                 "/Shared/cv/bccd")
+        leaked = secret in out + err or "Bearer " in err.replace("Bearer ***", "")
+        if proc.returncode == 0 and good and throttled == 2 and refused == 1 and \
+                unauthorized >= 1 and tokens >= 2 and mkdirs >= 1 and not leaked:
+            ok("Databricks: OAuth refresh after expiry, 429 Retry-After, refused signed URL "
+               "retried with fresh credentials, /Workspace prefix dropped, parent folder made")
+        else:
+            fail("databricks rc=%d throttled=%d refused=%d 401s=%d tokens=%d mkdirs=%d "
+                 "leaked=%s\n%s\n%s" % (proc.returncode, throttled, refused, unauthorized,
+                                         tokens, mkdirs, leaked, report, err[-3000:]))
+    finally:
+        fake.terminate()
+        fake.wait()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -281,6 +375,7 @@ def main():
         test_server_killed_mid_push(binary, tmp, server)
         test_follow(binary, tmp, server)
         test_dead_trainer(binary, tmp, server)
+        test_databricks(binary, tmp, server)
     finally:
         server.stop()
     test_file_store(binary, tmp)

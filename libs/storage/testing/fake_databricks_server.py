@@ -1,38 +1,93 @@
 #!/usr/bin/env python3
-"""Test stand-in for the Databricks REST service (Files API, DBFS API 2.0, OAuth M2M).
+"""Test stand-in for the Databricks REST service (Files API, DBFS API 2.0, OAuth M2M, MLflow tracking).
 
 This is NOT Databricks. It is the one mock the project allows: a small local HTTP server that the C++
 integration tests of the checkpoint syncer (Unity Catalog Volumes Files API, DBFS API 2.0 fallback) and the
-MLflow pusher (OAuth M2M) talk to instead of a real workspace. It models the documented endpoint semantics
-(see shared/reference/mlflow_databricks.md sections 9-11 and the Databricks "Files API" / "DBFS API" pages)
-and, where the documentation is silent, picks the more pessimistic behaviour so that a client which works
-here does not rely on luck against the real service. Python 3 standard library only.
+MLflow pusher (OAuth M2M, Databricks MLflow tracking and run artifacts) talk to instead of a real workspace. It
+models the documented endpoint semantics (see shared/reference/mlflow_databricks.md sections 1-11 and the
+Databricks "Files API" / "DBFS API" pages) and, where the documentation is silent, picks the more pessimistic
+behaviour so that a client which works here does not rely on luck against the real service. MLflow tracking
+itself is not re-implemented: with --mlflow_upstream, /api/2.0/mlflow/ is forwarded to a real OSS `mlflow
+server` (sqlite backend, --serve-artifacts) and only the Databricks differences are added on top. Python 3
+standard library only.
 
 Usage:
   fake_databricks_server.py --root DIR --port_file FILE [--port 0] [--token PAT ...]
       [--client_id ID --client_secret SECRET] [--token_ttl_s 3600]
-      [--volume CATALOG/SCHEMA/VOLUME ...] [--dbfs_handle_ttl_s 600] [--verbose]
+      [--volume CATALOG/SCHEMA/VOLUME ...] [--dbfs_handle_ttl_s 600]
+      [--mlflow_upstream http://127.0.0.1:5123] [--signed_url_ttl_s 900] [--workspace_user NAME ...] [--verbose]
 
 Binds 127.0.0.1, writes the port (decimal + newline) to --port_file atomically, serves until SIGTERM/SIGINT.
 Storage: /Volumes/c/s/v/... lives under DIR/Volumes/c/s/v/..., DBFS /x/y under DIR/dbfs/x/y; upload staging
-files under DIR/.staging/ (outside both visible trees).
+files under DIR/.staging/ (outside both visible trees). Run artifacts live in the MLflow upstream; the workspace
+tree (folders, experiment nodes) and signed URLs live in memory.
 
-Endpoints
+Endpoints (all /api/ ones need a PAT or OAuth bearer token, else 401 UNAUTHENTICATED)
   GET  /oidc/.well-known/oauth-authorization-server        discovery (token_endpoint, issuer)
   POST /oidc/v1/token                                      client_credentials, HTTP Basic (or form) creds
   PUT|GET|HEAD|DELETE /api/2.0/fs/files<path>              Files API (PUT is atomic; GET supports Range)
   PUT|GET|HEAD|DELETE /api/2.0/fs/directories<path>        Files API directories (GET = paged listing)
   POST /api/2.0/dbfs/{create,add-block,close,put,mkdirs,move,delete}
   GET  /api/2.0/dbfs/{get-status,list,read}                (query parameters, or a JSON body as legacy clients send)
-  POST /_test/faults, /_test/reset, /_test/expire_tokens, /_test/expire_dbfs_handles;
+  POST /api/2.0/workspace/mkdirs {"path"}                  creates parents, idempotent -> {}
+  GET  /api/2.0/workspace/get-status?path=                 -> {"object_type": "DIRECTORY"|"MLFLOW_EXPERIMENT",
+                                                               "path", "object_id"}; 404 RESOURCE_DOES_NOT_EXIST
+  *    /api/2.0/mlflow/<endpoint>                          forwarded to --mlflow_upstream (501 without it): method,
+                                                           path, query, body and Content-Type verbatim, Authorization
+                                                           (and every other header) dropped; the upstream's status,
+                                                           body and Content-Type come back
+  POST /api/2.0/mlflow/artifacts/credentials-for-write {"run_id", "path": [...]}
+  GET  /api/2.0/mlflow/artifacts/credentials-for-read?run_id=&path=&path=
+         -> {"credential_infos": [{"run_id", "path", "type": "AWS_PRESIGNED_URL", "signed_uri",
+                                   "headers": [{"name": "x-amz-server-side-encryption", "value": "AES256"}]}]}
+            (one per path, in request order; no "headers" for read), signed_uri =
+            http://127.0.0.1:<port>/_signed/<token>?X-Amz-Signature=<64 hex>&X-Amz-Expires=<--signed_url_ttl_s>
+  PUT  /_signed/<token>?...  (write URL)  no bearer auth; needs Content-Length and the listed header -> 200 + ETag
+                                          "<md5 hex>"; the body is staged, then PUT to the upstream's
+                                          /api/2.0/mlflow-artifacts/artifacts/<exp>/<run>/artifacts/<path>
+  GET  /_signed/<token>?...  (read URL)   streams the artifact from the upstream (404 NoSuchKey if absent)
+  POST /_test/faults, /_test/reset, /_test/expire_tokens, /_test/expire_dbfs_handles, /_test/expire_signed_urls;
   GET  /_test/faults, /_test/log, /_test/stats             test control, no auth, never logged or faulted
+
+Databricks MLflow behaviour added on top of the upstream (reference sections 7.2 and 9)
+  * Experiment names are absolute workspace paths: experiments/create, experiments/update (new_name) and
+    experiments/get-by-name with a name not starting with '/' -> 400 INVALID_PARAMETER_VALUE "... must be an
+    absolute path ...". create/rename also need the parent folder (made by workspace/mkdirs; /Users, /Shared and
+    /Users/<--workspace_user> exist from the start): else 404 RESOURCE_DOES_NOT_EXIST "Parent directory <parent>
+    does not exist."; a name that is a folder, or an experiment made through the fake (with or without a
+    '/Workspace' prefix) -> 400 RESOURCE_ALREADY_EXISTS; the workspace root -> 403. These checks run before
+    forwarding (so also without an upstream); the name itself is forwarded verbatim.
+  * Every artifact location ("artifact_uri", "artifact_location", "root_uri") in a forwarded 200 JSON answer is
+    rewritten to Databricks' form: mlflow-artifacts:/X -> dbfs:/databricks/mlflow-tracking/X, so a run's
+    artifact_uri reads dbfs:/databricks/mlflow-tracking/<exp>/<run>/artifacts and an experiment's
+    artifact_location dbfs:/databricks/mlflow-tracking/<exp>; other non-dbfs: values are rebuilt from the
+    entity's experiment_id/run_id the same way. dbfs:/ values (e.g. a dbfs:/Volumes/... artifact_location) are
+    kept, so such runs go through the Files API. There is no /api/2.0/mlflow-artifacts/ proxy here (404):
+    clients must use credentials-for-write.
+  * Artifact paths are relative to the run's artifact root: empty, absolute ('/...', 'C:'), backslash, '#', and
+    non-normalized paths ('..', '.', '//', trailing '/') -> 400 INVALID_PARAMETER_VALUE; at most 2000 per request;
+    unknown run -> the upstream's 404 RESOURCE_DOES_NOT_EXIST; write credentials for a deleted run -> 400.
+  * Signed URLs behave like S3 presigned URLs, answering S3-style XML errors (Content-Type application/xml):
+    an Authorization header -> 400 InvalidArgument; unknown token, altered X-Amz-Signature/X-Amz-Expires, wrong
+    method, or the signed header missing/different -> 403 SignatureDoesNotMatch; after --signed_url_ttl_s
+    seconds from issue (or /_test/expire_signed_urls) -> 403 with the body (after an XML declaration line)
+      <Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>
+    Transfer-Encoding: chunked -> 501 NotImplemented; no Content-Length -> 411; > 5 GiB -> 400 EntityTooLarge;
+    upstream failure -> 500 InternalError. A URL may be reused (re-PUT overwrites) until it expires. Request-log
+    entries of /_signed/ requests carry "run_id" and "artifact_path"; their "auth" is "signed" (valid token and
+    signature), "bad", or, with an Authorization header, what that header classifies as (a leaked token shows).
+  * /_test/expire_signed_urls -> {"expired": <URLs that were still live>}.
+  * An unreachable upstream -> 502 TEMPORARILY_UNAVAILABLE (and a line on stderr).
 
 Fault rules (POST /_test/faults, a JSON list, appended to a queue, first match fires, `times` decrements):
   {"method": "PUT"|"*", "path_prefix": "/api/2.0/fs/files/Volumes/main", "times": 1,
    "status": 429, "retry_after": "2", "body": {...}}        respond with that status (body drained first)
   {..., "action": "drop_mid_body", "after_bytes": N}          read N body bytes, reset the connection, commit nothing
   {..., "action": "drop_after_commit"}                         handle fully (effects committed), then reset, no response
-  path_prefix is matched against the raw (percent-encoded) and the decoded request path.
+  path_prefix is matched against the raw (percent-encoded) and the decoded request path. Rules apply to MLflow
+  calls before they are forwarded (a status or drop_mid_body fault never reaches the upstream; drop_after_commit
+  forwards, then swallows the answer: the lost-response "ghost run" case) and to /_signed/ URLs (there a status
+  fault without "body" answers S3-style XML: 503 SlowDown, 500 InternalError, ...).
 
 Known deviations from the real service (deliberate, or unknown there):
   * Only /Volumes/<catalog>/<schema>/<volume>/... paths are modeled in the Files API (others -> 400); the
@@ -50,14 +105,28 @@ Known deviations from the real service (deliberate, or unknown there):
     refused (400). dbfs/put only takes base64 "contents" (no multipart form upload).
   * OAuth tokens are random strings, not JWTs. The token endpoint also accepts client_secret_post.
   * Request-log "auth" is "pat", "oauth", "none" or "bad" (unknown or expired bearer, wrong client creds), plus
-    "basic" for a token request with the right client credentials.
+    "basic" for a token request with the right client credentials and "signed" (above). /_test/reset also drops
+    the entries of requests still in flight when it came.
+  * MLflow: everything not listed above is whatever the upstream OSS server does (its validation, limits, error
+    texts, e.g. 400 when a POST lacks Content-Type: application/json), not Databricks' (quotas, throttling,
+    "details" in errors). Workspace paths must be normalized ('//', trailing '/', '.', '..' -> 400, a leading
+    '/Workspace' is stripped); mkdirs of a new top-level folder or a new /Users/<name> -> 403 PERMISSION_DENIED;
+    workspace/list, delete, import, export -> 501. Experiment deletion does not free the workspace node.
+  * Artifact credentials: always AWS_PRESIGNED_URL with the one SSE header; all paths in one answer (no
+    page_token / next_page_token); multipart (create-multipart-upload, get-presigned-upload-part-url,
+    complete-multipart-upload) -> 501; credentials are only issued for runs whose upstream artifact_uri is
+    mlflow-artifacts:/ (a dbfs:/Volumes/... run -> 400, anything else -> 501). Signed URLs carry no
+    X-Amz-Algorithm/Credential/Date/SignedHeaders, have no Range support, and point at this server (plain http).
+    Python MLflow's first try, the undocumented /WorkspaceInternal/... Files API path, is not modeled.
 """
 
 import argparse
 import base64
 import binascii
 import email.utils
+import hashlib
 import hmac
+import http.client
 import itertools
 import json
 import os
@@ -74,7 +143,8 @@ import time
 import traceback
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 CHUNK = 1 << 20                 # streaming unit; never more than this of a body in memory
 MAX_BLOCK = 1 << 20             # DBFS add-block / put / read limit (decoded bytes)
@@ -86,6 +156,20 @@ MAX_PAGE = 1000                 # Files API listing page size cap
 FILES_PREFIX = "/api/2.0/fs/files"
 DIRS_PREFIX = "/api/2.0/fs/directories"
 DBFS_PREFIX = "/api/2.0/dbfs/"
+MLFLOW_PREFIX = "/api/2.0/mlflow/"
+WORKSPACE_PREFIX = "/api/2.0/workspace/"
+SIGNED_PREFIX = "/_signed/"
+UPSTREAM_ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts/"   # the OSS server's artifact proxy
+DBX_ARTIFACT_ROOT = "dbfs:/databricks/mlflow-tracking"
+MAX_CRED_PATHS = 2000           # paths per credentials-for-write/-read request
+UPSTREAM_TIMEOUT = 120          # seconds, per upstream request
+SSE_HEADER = ("x-amz-server-side-encryption", "AES256")   # the header every signed PUT must carry
+# mlflow-artifacts:/1/<run>/artifacts or mlflow-artifacts://host:port/1/<run>/artifacts -> "1/<run>/artifacts"
+MLFLOW_ARTIFACTS_RE = re.compile(r"^mlflow-artifacts:(?://[^/]*)?/+(.*?)/*$")
+S3_SIG_MISMATCH = ("The request signature we calculated does not match the signature you provided. "
+                   "Check your key and signing method.")
+S3_FAULT_CODES = {500: "InternalError", 503: "SlowDown", 403: "AccessDenied", 400: "InvalidRequest",
+                  404: "NoSuchKey", 408: "RequestTimeout"}
 
 DEFAULT_FAULT_CODES = {
     429: "REQUEST_LIMIT_EXCEEDED", 503: "TEMPORARILY_UNAVAILABLE", 500: "INTERNAL_ERROR",
@@ -97,12 +181,13 @@ DEFAULT_FAULT_CODES = {
 class ApiError(Exception):
     """An error response. `body` overrides the default {"error_code", "message"} JSON."""
 
-    def __init__(self, status, code, message, body=None, close=False, headers=None):
+    def __init__(self, status, code, message, body=None, close=False, headers=None, content_type=None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.body = body if body is not None else {"error_code": code, "message": message}
         self.close = close          # respond with Connection: close and do not drain the body
         self.headers = headers or {}
+        self.content_type = content_type  # set when `body` is raw bytes (S3-style XML errors)
 
 
 class ClientGone(Exception):
@@ -115,6 +200,18 @@ class FsConflict(Exception):
 
 def bad_param(message):
     return ApiError(400, "INVALID_PARAMETER_VALUE", message)
+
+
+def s3_xml(code, message, extra=""):
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s</Message>%s</Error>'
+            % (code, xml_escape(message), extra)).encode()
+
+
+def s3_error(status, code, message, hint=None, close=False, headers=None):
+    """An S3-style error (what a presigned object-store URL answers). `hint` is a fake-only element."""
+    extra = "<FakeHint>%s</FakeHint>" % xml_escape(hint) if hint else ""
+    return ApiError(status, code, message, body=s3_xml(code, message, extra), close=close, headers=headers,
+                    content_type="application/xml")
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -237,6 +334,18 @@ class State:
         self.connections = 0             # connections that carried one of those since reset
         self.tcp_connections = 0         # every accepted connection, never reset
         self.test_requests = 0
+        # MLflow tracking: the upstream OSS server (None: /api/2.0/mlflow/ answers 501), signed URLs.
+        self.upstream = None             # (host, port, path prefix without trailing '/')
+        if args.mlflow_upstream:
+            u = urlsplit(args.mlflow_upstream)
+            self.upstream = (u.hostname, u.port or 80, u.path.rstrip("/"))
+        self.signed_ttl = args.signed_url_ttl_s
+        self.signed = {}                 # token -> signed URL record (see Handler._artifact_credentials)
+        # Workspace tree (folders and experiments), normalized path -> {"object_type", "object_id"}.
+        self.object_ids = itertools.count(1000 + secrets.randbelow(1 << 30))
+        self.workspace = {}
+        for path in ["/", "/Users", "/Shared"] + ["/Users/" + u for u in args.workspace_user]:
+            self.workspace[path] = {"object_type": "DIRECTORY", "object_id": next(self.object_ids)}
 
     def classify_bearer(self, header):
         """'pat' | 'oauth' | 'none' | 'bad' for an Authorization header value."""
@@ -304,6 +413,8 @@ def validate_fault(rule):
             out["retry_after"] = str(rule["retry_after"])
         code = DEFAULT_FAULT_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
         out["body"] = rule.get("body", {"error_code": code, "message": "injected fault (HTTP %d)" % status})
+        if "body" not in rule:
+            out["default_body"] = True   # on /_signed/ URLs the default body is S3-style XML instead
     else:
         action = rule["action"]
         if action == "drop_mid_body":
@@ -390,6 +501,106 @@ def parse_range(header, size):
 
 
 # --------------------------------------------------------------------------------------------------------
+# Workspace paths, artifact paths, the MLflow upstream.
+
+
+def workspace_path(value, name="path"):
+    """A workspace path -> its normalized absolute form ('/Workspace' prefix stripped); 400 if malformed."""
+    if not isinstance(value, str) or not value:
+        raise bad_param("%s is required" % name)
+    if not value.startswith("/"):
+        raise bad_param("%s must be an absolute workspace path, got %r" % (name, value))
+    p = value
+    if p == "/Workspace" or p.startswith("/Workspace/"):
+        p = p[len("/Workspace"):] or "/"
+    if p == "/":
+        return "/"
+    segs = p[1:].split("/")
+    if any(s in ("", ".", "..") or "\0" in s for s in segs):
+        raise bad_param("%s %r is not a normalized workspace path (no '//', trailing '/', '.' or '..')" % (name, value))
+    return "/" + "/".join(segs)
+
+
+def ws_parent(path):
+    return path.rsplit("/", 1)[0] or "/"
+
+
+def artifact_rel_path(p):
+    """Checks a path relative to a run's artifact root (the rules of MLflow's artifact handlers)."""
+    if not isinstance(p, str) or not p:
+        raise bad_param("artifact paths must be non-empty strings")
+    if p.startswith("/") or "\\" in p or "#" in p or "\0" in p or re.match(r"[A-Za-z]:", p):
+        raise bad_param("Invalid artifact path %r: absolute paths, backslashes and '#' are not allowed" % p)
+    if any(s in ("", ".", "..") for s in p.split("/")):
+        raise bad_param("Invalid artifact path %r: it must be normalized (no '..', '.', '//' or trailing '/')" % p)
+    return p
+
+
+def rewrite_artifact_uris(obj):
+    """Rewrites upstream artifact locations to Databricks' dbfs:/databricks/mlflow-tracking/...; True if changed.
+
+    mlflow-artifacts:/X (RunInfo.artifact_uri, Experiment.artifact_location, artifacts/list root_uri, ...) ->
+    <root>/X; any other non-dbfs: RunInfo.artifact_uri -> <root>/<exp>/<run>/artifacts, artifact_location ->
+    <root>/<exp>. dbfs:/ values (a Volume artifact_location) are kept."""
+    changed = False
+    if isinstance(obj, list):
+        for v in obj:
+            changed |= rewrite_artifact_uris(v)
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            if isinstance(v, (dict, list)):
+                changed |= rewrite_artifact_uris(v)
+        exp = obj.get("experiment_id")
+        run = obj.get("run_id") or obj.get("run_uuid")
+        for key in ("artifact_uri", "artifact_location", "root_uri"):
+            v = obj.get(key)
+            if not isinstance(v, str) or v.startswith("dbfs:"):
+                continue
+            m = MLFLOW_ARTIFACTS_RE.match(v)
+            if m:                    # the upstream's <exp>/<run>/artifacts (or <exp>/models/<id>/artifacts, ...)
+                new = "%s/%s" % (DBX_ARTIFACT_ROOT, m.group(1))
+            elif key == "artifact_uri" and isinstance(exp, str) and exp and isinstance(run, str) and run:
+                new = "%s/%s/%s/artifacts" % (DBX_ARTIFACT_ROOT, exp, run)
+            elif key == "artifact_location" and isinstance(exp, str) and exp:
+                new = "%s/%s" % (DBX_ARTIFACT_ROOT, exp)
+            else:
+                continue
+            if new != v:
+                obj[key] = new
+                changed = True
+    return changed
+
+
+def upstream_request(st, method, path, body=None, headers=None):
+    """One request to the MLflow upstream on a fresh connection -> (status, content type, body bytes).
+
+    `body` may be bytes or a binary file (then headers must hold its Content-Length). An unreachable upstream
+    -> ApiError 502 TEMPORARILY_UNAVAILABLE."""
+    host, port, prefix = st.upstream
+    conn = http.client.HTTPConnection(host, port, timeout=UPSTREAM_TIMEOUT, blocksize=CHUNK)
+    try:
+        conn.request(method, prefix + path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type"), r.read()
+    except (OSError, http.client.HTTPException) as e:
+        sys.stderr.write("fake_databricks: MLflow upstream %s %s failed: %s\n" % (method, path.split("?")[0], e))
+        raise ApiError(502, "TEMPORARILY_UNAVAILABLE", "the MLflow tracking backend did not answer")
+    finally:
+        conn.close()
+
+
+def upstream_error(status, data):
+    """An upstream error answer, passed on as it came."""
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict) and "error_code" in obj:
+        return ApiError(status, obj["error_code"], obj.get("message", ""), body=obj)
+    return ApiError(status, "INTERNAL_ERROR", "MLflow backend answered HTTP %d" % status)
+
+
+# --------------------------------------------------------------------------------------------------------
 # The handler: one instance per TCP connection, one _handle() per request.
 
 
@@ -442,10 +653,26 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
 
+    def _send_raw(self, status, data, content_type, headers=None):
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
     def _send_error(self, e):
         if e.close:
             self.close_connection = True
-        self._send_json(e.status, e.body, e.headers)
+        if isinstance(e.body, bytes):
+            self._send_raw(e.status, e.body, e.content_type, e.headers)
+        else:
+            self._send_json(e.status, e.body, e.headers)
 
     def _abort_connection(self):
         """Close abruptly (RST), with no response."""
@@ -462,8 +689,10 @@ class Handler(BaseHTTPRequestHandler):
         st = self.st
         self.status = 0
         self.auth = "none"
+        self.log_extra = {}
         split = urlsplit(self.path)
         raw_path, query = split.path, split.query
+        self.raw_query = query
         te = (self.headers.get("Transfer-Encoding") or "").lower()
         cl = self.headers.get("Content-Length")
         try:
@@ -498,6 +727,7 @@ class Handler(BaseHTTPRequestHandler):
 
         with st.lock:
             st.requests += 1
+            epoch = st.epoch         # the entry is logged after the response: drop it if a reset came between
             if self.conn_epoch != st.epoch:
                 self.conn_epoch = st.epoch
                 st.connections += 1
@@ -512,7 +742,12 @@ class Handler(BaseHTTPRequestHandler):
                 entry["fault"] = "status"
                 self.body.drain()
                 headers = {"Retry-After": rule["retry_after"]} if "retry_after" in rule else None
-                self._send_json(rule["status"], rule["body"], headers)
+                if raw_path.startswith(SIGNED_PREFIX) and rule.get("default_body"):
+                    code = S3_FAULT_CODES.get(rule["status"], "InjectedFault")
+                    self._send_raw(rule["status"], s3_xml(code, "injected fault (HTTP %d)" % rule["status"]),
+                                   "application/xml", headers)
+                else:
+                    self._send_json(rule["status"], rule["body"], headers)
             elif rule["action"] == "drop_mid_body":
                 entry["fault"] = "drop_mid_body"
                 left = rule["after_bytes"]
@@ -550,8 +785,10 @@ class Handler(BaseHTTPRequestHandler):
             if self.status == 0 and "fault" not in entry:
                 entry["fault"] = "client_gone"  # no response was sent
             entry.update(status=0 if aborted else self.status, auth=self.auth, bytes_in=self.body.count)
+            entry.update(self.log_extra)
             with st.lock:
-                st.log.append(entry)
+                if st.epoch == epoch:
+                    st.log.append(entry)
 
     def _serve(self, raw_path, query):
         try:
@@ -565,6 +802,8 @@ class Handler(BaseHTTPRequestHandler):
                                    else "invalid or expired access token",
                                    headers={"WWW-Authenticate": "Bearer"})
                 self._route_api(raw_path, q)
+            elif raw_path.startswith(SIGNED_PREFIX):
+                self._signed(raw_path[len(SIGNED_PREFIX):], q)
             else:
                 raise ApiError(404, "ENDPOINT_NOT_FOUND", "no API found for '%s %s'" % (self.command, raw_path))
         except ApiError as e:
@@ -606,6 +845,14 @@ class Handler(BaseHTTPRequestHandler):
             with st.lock:
                 n = len(st.handles)
                 st.handles.clear()
+            self._send_json(200, {"expired": n})
+        elif raw_path == "/_test/expire_signed_urls" and m == "POST":
+            now, n = time.monotonic(), 0
+            with st.lock:
+                for rec in st.signed.values():
+                    if rec["expiry"] > now:
+                        n += 1
+                    rec["expiry"] = 0.0
             self._send_json(200, {"expired": n})
         elif raw_path == "/_test/log" and m == "GET":
             with st.lock:
@@ -694,9 +941,292 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(404, "ENDPOINT_NOT_FOUND", "no API found for '%s %s'" % (self.command, raw_path))
             handler(self, q)
             return
+        if raw_path.startswith(WORKSPACE_PREFIX):
+            self._workspace(raw_path[len(WORKSPACE_PREFIX):], q)
+            return
+        if raw_path.startswith(MLFLOW_PREFIX):
+            self._mlflow(raw_path[len(MLFLOW_PREFIX):], q)
+            return
         if raw_path.startswith("/api/2.0/fs/"):
             raise ApiError(501, "NOT_IMPLEMENTED", "this Files API endpoint is not modeled by the fake")
         raise ApiError(404, "ENDPOINT_NOT_FOUND", "no API found for '%s %s'" % (self.command, raw_path))
+
+    # ---- Workspace API (folders only: the parents of experiments)
+
+    def _workspace(self, op, q):
+        st, m = self.st, self.command
+        if op == "mkdirs":
+            if m != "POST":
+                raise ApiError(405, "METHOD_NOT_ALLOWED", "use POST for workspace/mkdirs")
+            path = workspace_path(self._json_body().get("path"))
+            chain, p = [], path
+            while p != "/":
+                chain.append(p)
+                p = ws_parent(p)
+            with st.lock:
+                for p in reversed(chain):   # outermost first; only the failing level and below are missing
+                    node = st.workspace.get(p)
+                    if node is None:
+                        if ws_parent(p) in ("/", "/Users"):
+                            raise ApiError(403, "PERMISSION_DENIED",
+                                           "cannot create %s: no new top-level folders or user homes (the fake "
+                                           "pre-creates /Users/<name> for each --workspace_user)" % p)
+                        st.workspace[p] = {"object_type": "DIRECTORY", "object_id": next(st.object_ids)}
+                    elif node["object_type"] != "DIRECTORY":
+                        raise ApiError(400, "RESOURCE_ALREADY_EXISTS",
+                                       "Node named '%s' already exists" % p.rsplit("/", 1)[1])
+            self._send_json(200, {})
+        elif op == "get-status":
+            if m != "GET":
+                raise ApiError(405, "METHOD_NOT_ALLOWED", "use GET for workspace/get-status")
+            raw = self._get_params(q).get("path")
+            path = workspace_path(raw)
+            with st.lock:
+                node = st.workspace.get(path)
+            if node is None:
+                raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", "Path (%s) doesn't exist." % raw)
+            self._send_json(200, {"object_type": node["object_type"], "path": path, "object_id": node["object_id"]})
+        elif op in ("list", "delete", "import", "export"):
+            raise ApiError(501, "NOT_IMPLEMENTED", "workspace/%s is not modeled by the fake" % op)
+        else:
+            raise ApiError(404, "ENDPOINT_NOT_FOUND", "no API found for '%s /api/2.0/workspace/%s'" % (m, op))
+
+    # ---- MLflow tracking (forwarded to --mlflow_upstream) and Databricks artifact credentials
+
+    def _check_experiment_name(self, name, field, create, exp_id=None):
+        """Databricks rules for experiment names; returns the workspace path a create will occupy."""
+        if not isinstance(name, str) or not name:
+            return None          # the upstream answers its own "missing name" error
+        if not name.startswith("/"):
+            raise bad_param("Got an invalid experiment name %r. An experiment name must be an absolute path within "
+                            "the Databricks workspace, e.g. '/Users/<some-username>/my-experiment'." % name)
+        if not create:
+            return None
+        path = workspace_path(name, field)
+        parent = ws_parent(path)
+        with self.st.lock:
+            pnode, node = self.st.workspace.get(parent), self.st.workspace.get(path)
+        if parent == "/":
+            raise ApiError(403, "PERMISSION_DENIED", "cannot create an experiment at the workspace root")
+        if pnode is None:
+            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST",
+                           "Parent directory %s does not exist." % (name.rsplit("/", 1)[0] or "/"))
+        if pnode["object_type"] != "DIRECTORY":
+            raise bad_param("Parent path %s is not a directory." % name.rsplit("/", 1)[0])
+        if node is not None:
+            if exp_id is not None and node.get("experiment_id") == exp_id:
+                return path          # renamed to its own name
+            if node["object_type"] == "MLFLOW_EXPERIMENT":
+                raise ApiError(400, "RESOURCE_ALREADY_EXISTS", "Experiment with name '%s' already exists." % name)
+            raise ApiError(400, "RESOURCE_ALREADY_EXISTS", "Node named '%s' already exists" % path.rsplit("/", 1)[1])
+        return path
+
+    def _record_experiment(self, path, exp_id):
+        if not isinstance(exp_id, str) or not exp_id:
+            return
+        oid = int(exp_id) if exp_id.isdigit() else next(self.st.object_ids)
+        with self.st.lock:
+            for p in [p for p, n in self.st.workspace.items() if n.get("experiment_id") == exp_id]:
+                del self.st.workspace[p]     # a rename moves the node
+            self.st.workspace[path] = {"object_type": "MLFLOW_EXPERIMENT", "object_id": oid, "experiment_id": exp_id}
+
+    def _mlflow(self, op, q):
+        st, m = self.st, self.command
+        if op in ("artifacts/credentials-for-write", "artifacts/credentials-for-read"):
+            want = "POST" if op.endswith("write") else "GET"
+            if m != want:
+                raise ApiError(405, "METHOD_NOT_ALLOWED", "use %s for %s" % (want, op))
+            self._artifact_credentials("PUT" if want == "POST" else "GET", q)
+            return
+        if op in ("artifacts/create-multipart-upload", "artifacts/complete-multipart-upload",
+                  "artifacts/get-presigned-upload-part-url"):
+            raise ApiError(501, "NOT_IMPLEMENTED", "multipart artifact uploads are not modeled by the fake")
+        body = self.body.read_all(MAX_JSON_BODY) if self.body.has_length else None
+        ws_new, req = None, None
+        if m == "POST" and op in ("experiments/create", "experiments/update"):
+            try:
+                req = json.loads(body or b"")
+            except ValueError:
+                req = None           # malformed: the upstream answers
+            if isinstance(req, dict):
+                key = "name" if op == "experiments/create" else "new_name"
+                ws_new = self._check_experiment_name(req.get(key), key, create=True,
+                                                     exp_id=req.get("experiment_id") if key == "new_name" else None)
+        elif op == "experiments/get-by-name":
+            self._check_experiment_name((q.get("experiment_name") or [None])[-1], "experiment_name", create=False)
+        if st.upstream is None:
+            raise ApiError(501, "NOT_IMPLEMENTED", "MLflow tracking is served only when the fake runs with "
+                                                   "--mlflow_upstream")
+        headers = {}
+        if self.headers.get("Content-Type"):
+            headers["Content-Type"] = self.headers["Content-Type"]
+        path = MLFLOW_PREFIX + op + ("?" + self.raw_query if self.raw_query else "")
+        status, ctype, data = upstream_request(st, m, path, body, headers)
+        if status == 200 and ctype and "json" in ctype.lower():
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                obj = None
+            if obj is not None and rewrite_artifact_uris(obj):
+                data = json.dumps(obj).encode()
+            if ws_new and isinstance(obj, dict):
+                exp_id = obj.get("experiment_id") if op == "experiments/create" else req.get("experiment_id")
+                self._record_experiment(ws_new, exp_id)
+        self._send_raw(status, data, ctype)
+
+    def _artifact_credentials(self, method, q):
+        """credentials-for-write (method PUT) / credentials-for-read (GET): one signed URL per path."""
+        st = self.st
+        if method == "PUT":
+            body = self._json_body()
+            run_id, paths = body.get("run_id"), body.get("path")
+        else:
+            run_id, paths = (q.get("run_id") or [None])[-1], q.get("path")
+            if self.body.has_length:     # a JSON body with GET, as some clients send
+                body = self._json_body()
+                run_id, paths = run_id or body.get("run_id"), paths or body.get("path")
+        if not isinstance(run_id, str) or not run_id:
+            raise bad_param("run_id is required")
+        if not isinstance(paths, list) or not paths:
+            raise bad_param("path must be a non-empty list of paths relative to the run's artifact root")
+        if len(paths) > MAX_CRED_PATHS:
+            raise bad_param("at most %d paths per request" % MAX_CRED_PATHS)
+        for p in paths:
+            artifact_rel_path(p)
+        if st.upstream is None:
+            raise ApiError(501, "NOT_IMPLEMENTED", "MLflow tracking is served only when the fake runs with "
+                                                   "--mlflow_upstream")
+        status, _, data = upstream_request(st, "GET", MLFLOW_PREFIX + "runs/get?run_id=" + quote(run_id, safe=""))
+        if status != 200:
+            raise upstream_error(status, data)
+        info = json.loads(data)["run"]["info"]
+        if method == "PUT" and info.get("lifecycle_stage", "active") != "active":
+            raise bad_param("The run %s must be in the 'active' state. Current state is %s."
+                            % (run_id, info.get("lifecycle_stage")))
+        uri = info.get("artifact_uri") or ""
+        mm = MLFLOW_ARTIFACTS_RE.match(uri)
+        if not mm:
+            if uri.startswith("dbfs:/Volumes/"):
+                raise bad_param("run %s keeps its artifacts in a Unity Catalog volume (%s): use the Files API"
+                                % (run_id, uri))
+            raise ApiError(501, "NOT_IMPLEMENTED", "the fake signs URLs only for runs whose upstream artifact_uri "
+                                                   "is mlflow-artifacts:/...; this run has %r" % uri)
+        ttl = st.signed_ttl
+        expiry = time.monotonic() + ttl
+        infos = []
+        with st.lock:
+            for p in paths:
+                token, sig = secrets.token_urlsafe(24), secrets.token_hex(32)
+                st.signed[token] = {"sig": sig, "expires": str(ttl), "expiry": expiry, "method": method,
+                                    "run_id": run_id, "path": p, "upstream_path": mm.group(1) + "/" + p,
+                                    "headers": dict([SSE_HEADER]) if method == "PUT" else {}}
+                ci = {"run_id": run_id, "path": p, "type": "AWS_PRESIGNED_URL",
+                      "signed_uri": "http://127.0.0.1:%d%s%s?X-Amz-Signature=%s&X-Amz-Expires=%d"
+                                    % (st.port, SIGNED_PREFIX, token, sig, ttl)}
+                if method == "PUT":
+                    ci["headers"] = [{"name": SSE_HEADER[0], "value": SSE_HEADER[1]}]
+                infos.append(ci)
+        self._send_json(200, {"credential_infos": infos})
+
+    # ---- /_signed/: the presigned object-store URLs (no bearer auth: the signature is the auth)
+
+    def _signed(self, token, q):
+        st = self.st
+        with st.lock:
+            rec = st.signed.get(token)
+        if rec is not None:
+            self.log_extra = {"run_id": rec["run_id"], "artifact_path": rec["path"]}
+        if self.headers.get("Authorization") is not None:
+            raise s3_error(400, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query "
+                           "parameter, Signature query string parameter or the Authorization header should be "
+                           "specified")
+        sig = q.get("X-Amz-Signature", [""])[-1]
+        valid = (rec is not None and hmac.compare_digest(sig.encode(), rec["sig"].encode())
+                 and q.get("X-Amz-Expires", [""])[-1] == rec["expires"])
+        self.auth = "signed" if valid else "bad"
+        if not valid:
+            raise s3_error(403, "SignatureDoesNotMatch", S3_SIG_MISMATCH, hint="unknown token or altered query")
+        if self.command != rec["method"]:
+            raise s3_error(403, "SignatureDoesNotMatch", S3_SIG_MISMATCH, hint="URL signed for %s" % rec["method"])
+        if time.monotonic() >= rec["expiry"]:
+            raise s3_error(403, "AccessDenied", "Request has expired")
+        for name, value in rec["headers"].items():
+            if self.headers.get(name) != value:
+                raise s3_error(403, "SignatureDoesNotMatch", S3_SIG_MISMATCH,
+                               hint="signed header %s: %s missing or different" % (name, value))
+        if rec["method"] == "PUT":
+            self._signed_put(rec)
+        else:
+            self._signed_get(rec)
+
+    def _signed_put(self, rec):
+        st = self.st
+        if self.body.chunked:
+            raise s3_error(501, "NotImplemented", "A header you provided implies functionality that is not "
+                           "implemented", hint="Transfer-Encoding: chunked; send Content-Length")
+        if not self.body.has_length:
+            raise s3_error(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+        if self.body.remaining > MAX_FILE:
+            raise s3_error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", close=True)
+        stage = os.path.join(st.staging, uuid.uuid4().hex)
+        md5 = hashlib.md5()
+        try:
+            with open(stage, "wb") as f:
+                while True:
+                    data = self.body.read()
+                    if not data:
+                        break
+                    md5.update(data)
+                    f.write(data)
+            size = os.path.getsize(stage)
+            target = UPSTREAM_ARTIFACTS + quote(rec["upstream_path"])
+            try:
+                with open(stage, "rb") as f:
+                    status, _, data = upstream_request(st, "PUT", target, f, {
+                        "Content-Length": str(size), "Content-Type": "application/octet-stream"})
+            except ApiError:
+                status, data = 0, b"(unreachable)"
+            if status != 200:
+                sys.stderr.write("fake_databricks: upstream artifact PUT %s -> %d %r\n" % (target, status, data[:300]))
+                raise s3_error(500, "InternalError", "We encountered an internal error. Please try again.",
+                               hint="MLflow backend answered %d" % status)
+        finally:
+            if os.path.exists(stage):
+                os.unlink(stage)
+        self._send_empty(200, {"ETag": '"%s"' % md5.hexdigest()})
+
+    def _signed_get(self, rec):
+        host, port, prefix = self.st.upstream
+        conn = http.client.HTTPConnection(host, port, timeout=UPSTREAM_TIMEOUT, blocksize=CHUNK)
+        try:
+            try:
+                conn.request("GET", prefix + UPSTREAM_ARTIFACTS + quote(rec["upstream_path"]))
+                r = conn.getresponse()
+            except (OSError, http.client.HTTPException) as e:
+                sys.stderr.write("fake_databricks: upstream artifact GET failed: %s\n" % e)
+                raise s3_error(500, "InternalError", "We encountered an internal error. Please try again.")
+            if r.status != 200:
+                r.read()
+                if r.status == 404:
+                    raise s3_error(404, "NoSuchKey", "The specified key does not exist.")
+                raise s3_error(500, "InternalError", "We encountered an internal error. Please try again.",
+                               hint="MLflow backend answered %d" % r.status)
+            length = r.getheader("Content-Length")
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            if length is not None:
+                self.send_header("Content-Length", length)
+            else:
+                self.close_connection = True
+                self.send_header("Connection", "close")
+            self.end_headers()
+            while True:
+                data = r.read(CHUNK)
+                if not data:
+                    break
+                self.wfile.write(data)
+        finally:
+            conn.close()
 
     # ---- Files API
 
@@ -1153,7 +1683,8 @@ class Server(ThreadingHTTPServer):
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(description="Local stand-in for the Databricks Files/DBFS/OAuth REST API (tests only).")
+    ap = argparse.ArgumentParser(description="Local stand-in for the Databricks Files/DBFS/OAuth/MLflow REST API "
+                                             "(tests only).")
     ap.add_argument("--root", required=True, help="storage directory")
     ap.add_argument("--port_file", required=True, help="file that receives the bound port")
     ap.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0 = any free port)")
@@ -1163,8 +1694,26 @@ def parse_args(argv):
     ap.add_argument("--token_ttl_s", type=int, default=3600, help="OAuth access token lifetime")
     ap.add_argument("--volume", action="append", default=[], help="CATALOG/SCHEMA/VOLUME to pre-create (repeatable)")
     ap.add_argument("--dbfs_handle_ttl_s", type=float, default=600, help="idle lifetime of a DBFS create handle")
+    ap.add_argument("--mlflow_upstream", help="http://HOST:PORT of a real MLflow tracking server (--serve-artifacts) "
+                    "that /api/2.0/mlflow/ is forwarded to")
+    ap.add_argument("--signed_url_ttl_s", type=int, default=900, help="lifetime of artifact signed URLs")
+    ap.add_argument("--workspace_user", action="append", default=[],
+                    help="user name whose home folder /Users/<name> exists (repeatable)")
     ap.add_argument("--verbose", action="store_true", help="log each request line to stderr")
     args = ap.parse_args(argv)
+    if args.mlflow_upstream:
+        u = urlsplit(args.mlflow_upstream)
+        try:
+            u.port
+        except ValueError:
+            ap.error("--mlflow_upstream has a bad port: %r" % args.mlflow_upstream)
+        if u.scheme != "http" or not u.hostname or u.query or u.fragment:
+            ap.error("--mlflow_upstream must be http://HOST[:PORT][/PREFIX], got %r" % args.mlflow_upstream)
+    if args.signed_url_ttl_s < 1:
+        ap.error("--signed_url_ttl_s must be >= 1")
+    for name in args.workspace_user:
+        if not name or "/" in name or name in (".", ".."):
+            ap.error("--workspace_user must be a plain user name, got %r" % name)
     if (args.client_id is None) != (args.client_secret is None):
         ap.error("--client_id and --client_secret go together")
     for v in args.volume:

@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
 """Self-test of fake_databricks_server.py: starts it as a subprocess and exercises every endpoint and fault.
 
-Standard library only (http.client, socket, urllib.parse). Exit 0 on success; on failure, print which check
-failed and exit 1.  Usage: fake_databricks_server_selftest.py [--server PATH] [--python EXE] [--big_mib N]
+Standard library only (http.client, http.server, socket, urllib.parse). Exit 0 on success; on failure, print
+which check failed and exit 1.
+Usage: fake_databricks_server_selftest.py [--server PATH] [--python EXE] [--big_mib N] [--mlflow_python EXE]
+
+The MLflow proxy is tested against a recording stdlib upstream always, and against a real `mlflow server`
+(sqlite backend, --serve-artifacts, own process group, stopped at the end) only when --mlflow_python or
+$FAKE_DBX_MLFLOW_PYTHON names a python that has mlflow (e.g. ~/.cache/cvtools/mlflow-venv/bin/python);
+otherwise that part prints "skip".
 """
 
 import argparse
@@ -12,15 +18,18 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
-from urllib.parse import quote
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 PAT = "dapi-selftest-pat-0123456789"
 CLIENT_ID = "selftest-client"
@@ -659,12 +668,529 @@ def test_second_server(exe, script, tmp):
     check(rc == 0, "SIGINT -> clean exit 0, got %s" % rc)
 
 
+# ------------------------------------------------------------------------ workspace + MLflow (Databricks flavour)
+
+MLF = "/api/2.0/mlflow"
+WS = "/api/2.0/workspace"
+USER = "me@example.com"
+SIGNED_RE = re.compile(r"^http://127\.0\.0\.1:(\d+)/_signed/([A-Za-z0-9_-]+)\?X-Amz-Signature=([0-9a-f]+)"
+                       r"&X-Amz-Expires=(\d+)$")
+EXPIRED_XML = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+SSE = {"x-amz-server-side-encryption": "AES256"}
+
+
+def signed_req(method, url, body=None, headers=None):
+    """A request to a signed URL on a fresh connection (never with a bearer token)."""
+    u = urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    c.request(method, u.path + "?" + u.query, body=body, headers=headers or {})
+    r = c.getresponse()
+    out = Resp(r, r.read())
+    c.close()
+    return out
+
+
+def creds(c, run_id, paths, kind="write"):
+    if kind == "write":
+        r = c.post_json(MLF + "/artifacts/credentials-for-write", {"run_id": run_id, "path": paths})
+    else:
+        r = c.req("GET", MLF + "/artifacts/credentials-for-read?run_id=%s&%s"
+                  % (quote(run_id), "&".join("path=" + quote(p, safe="") for p in paths)))
+    check(r.status == 200, "credentials-for-%s: %r" % (kind, r))
+    infos = r.json()["credential_infos"]
+    check([i["path"] for i in infos] == paths, "one credential per path, in order: %s" % infos)
+    return infos
+
+
+def check_signed_uri(srv, info, run_id, ttl):
+    m = SIGNED_RE.match(info["signed_uri"])
+    check(m and int(m.group(1)) == srv.port and int(m.group(4)) == ttl, "signed URL format: %s" % info["signed_uri"])
+    check(info["type"] == "AWS_PRESIGNED_URL" and info["run_id"] == run_id, "credential info: %s" % info)
+
+
+def test_workspace(srv):
+    c = Client(srv.port)
+    r = c.post_json(WS + "/mkdirs", {"path": "/Shared/x"}, token="")
+    check(r.status == 401, "workspace API needs auth: %r" % r)
+    for p in ("/Shared", "/Users", "/Users/" + USER, "/Workspace/Shared"):
+        r = c.req("GET", WS + "/get-status?path=" + quote(p, safe=""))
+        check(r.status == 200 and r.json()["object_type"] == "DIRECTORY" and isinstance(r.json()["object_id"], int),
+              "pre-existing folder %s: %r" % (p, r))
+    r = c.req("GET", WS + "/get-status?path=/Shared/cv")
+    check(r.status == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST", "missing folder -> 404: %r" % r)
+    check(c.post_json(WS + "/mkdirs", {"path": "/Shared/cv/deep/er"}).json() == {}, "mkdirs creates parents")
+    check(c.post_json(WS + "/mkdirs", {"path": "/Shared/cv/deep/er"}).status == 200, "mkdirs is idempotent")
+    r = c.req("GET", WS + "/get-status?path=/Shared/cv/deep")
+    check(r.status == 200 and r.json() == {"object_type": "DIRECTORY", "path": "/Shared/cv/deep",
+                                           "object_id": r.json()["object_id"]}, "parent created: %r" % r)
+    check(c.post_json(WS + "/mkdirs", {"path": "/Workspace/Shared/ws"}).status == 200, "mkdirs /Workspace/...")
+    check(c.req("GET", WS + "/get-status?path=/Shared/ws").status == 200, "/Workspace prefix is the same tree")
+    check(c.post_json(WS + "/mkdirs", {"path": "/Users/%s/cv" % USER}).status == 200, "mkdirs in a user home")
+    for p in ("/Users/other@example.com/cv", "/TopLevel"):
+        r = c.post_json(WS + "/mkdirs", {"path": p})
+        check(r.status == 403 and r.json()["error_code"] == "PERMISSION_DENIED", "mkdirs %s -> 403: %r" % (p, r))
+    for p in ("relative/x", "/Shared//x", "/Shared/x/", "/Shared/../x", None):
+        r = c.post_json(WS + "/mkdirs", {"path": p})
+        check(r.status == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE", "mkdirs %r -> 400: %r" % (p, r))
+    check(c.req("GET", WS + "/mkdirs").status == 405, "GET mkdirs -> 405")
+    check(c.req("GET", WS + "/list?path=/Shared").status == 501, "workspace/list not modeled -> 501")
+    c.close()
+
+
+def test_mlflow_rules(srv):
+    """The Databricks checks the fake makes before (or without) an upstream."""
+    c = Client(srv.port)
+    r = c.req("GET", MLF + "/runs/get?run_id=abc", token="")
+    check(r.status == 401 and r.json()["error_code"] == "UNAUTHENTICATED", "MLflow API needs auth: %r" % r)
+    r = c.post_json(MLF + "/experiments/create", {"name": "cv-exp"})
+    check(r.status == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+          and "must be an absolute path" in r.json()["message"], "relative experiment name -> 400: %r" % r)
+    r = c.req("GET", MLF + "/experiments/get-by-name?experiment_name=cv-exp")
+    check(r.status == 400 and "must be an absolute path" in r.json()["message"], "relative get-by-name: %r" % r)
+    r = c.post_json(MLF + "/experiments/create", {"name": "/Shared/nope/exp"})
+    check(r.status == 404 and r.json() == {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                                           "message": "Parent directory /Shared/nope does not exist."},
+          "missing parent -> 404: %r" % r)
+    r = c.post_json(MLF + "/experiments/create", {"name": "/exp"})
+    check(r.status == 403, "experiment at the workspace root -> 403: %r" % r)
+    r = c.post_json(MLF + "/experiments/create", {"name": "/Shared/cv/deep"})
+    check(r.status == 400 and r.json()["error_code"] == "RESOURCE_ALREADY_EXISTS", "name of a folder -> 400: %r" % r)
+    r = c.post_json(MLF + "/experiments/create", {"name": "/Shared/cv/exp"})
+    check(r.status == 501 and r.json()["error_code"] == "NOT_IMPLEMENTED", "no upstream -> 501: %r" % r)
+    for bad in ("../x", "a/../b", "/abs", "a\\b", "a#b", "a//b", "a/", "./a", ""):
+        r = c.post_json(MLF + "/artifacts/credentials-for-write", {"run_id": "r1", "path": [bad]})
+        check(r.status == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE",
+              "artifact path %r: %r" % (bad, r))
+    for body in ({"path": ["a"]}, {"run_id": "r1"}, {"run_id": "r1", "path": []}, {"run_id": "r1", "path": "a"},
+                 {"run_id": "r1", "path": ["a"] * 2001}):
+        r = c.post_json(MLF + "/artifacts/credentials-for-write", body)
+        check(r.status == 400, "bad credentials request %s -> 400: %r" % (str(body)[:60], r))
+    r = c.req("GET", MLF + "/artifacts/credentials-for-write")
+    check(r.status == 405, "GET credentials-for-write -> 405: %r" % r)
+    r = c.post_json(MLF + "/artifacts/credentials-for-write", {"run_id": "r1", "path": ["a/b.ckpt"]})
+    check(r.status == 501, "credentials without upstream -> 501: %r" % r)
+    r = c.req("PUT", "/api/2.0/mlflow-artifacts/artifacts/1/r1/artifacts/x", b"x")
+    check(r.status == 404 and r.json()["error_code"] == "ENDPOINT_NOT_FOUND", "no OSS artifact proxy here: %r" % r)
+    r = c.req("PUT", "/_signed/nosuchtoken?X-Amz-Signature=00&X-Amz-Expires=900", b"x", token="")
+    check(r.status == 403 and b"<Code>SignatureDoesNotMatch</Code>" in r.data
+          and r.headers["Content-Type"] == "application/xml", "unknown signed URL -> 403 XML: %r" % r)
+    r = c.req("PUT", "/_signed/nosuchtoken?X-Amz-Signature=00&X-Amz-Expires=900", b"x")
+    check(r.status == 400 and b"<Code>InvalidArgument</Code>" in r.data, "signed URL + Authorization -> 400: %r" % r)
+    check(srv.ctl("POST", "/_test/expire_signed_urls") == (200, {"expired": 0}), "expire_signed_urls, none issued")
+    c.close()
+
+
+class EchoUpstream:
+    """A stdlib stand-in for the MLflow upstream: records requests, knows run r1 (exp 7), stores artifacts."""
+
+    def __init__(self):
+        self.requests, self.artifacts = [], {}
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def send(self, status, data, ctype="application/json"):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def handle_one(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                outer.requests.append({"method": self.command, "path": self.path, "body": body,
+                                       "headers": {k.lower(): v for k, v in self.headers.items()}})
+                u = urlsplit(self.path)
+                info = {"run_id": "r1", "run_uuid": "r1", "experiment_id": "7", "lifecycle_stage": "active",
+                        "artifact_uri": "mlflow-artifacts:/7/r1/artifacts"}
+                if u.path.startswith("/api/2.0/mlflow-artifacts/artifacts/"):
+                    key = unquote(u.path[len("/api/2.0/mlflow-artifacts/artifacts/"):])
+                    if self.command == "PUT":
+                        outer.artifacts[key] = body
+                        self.send(200, b"{}")
+                    elif key in outer.artifacts:
+                        self.send(200, outer.artifacts[key], "application/octet-stream")
+                    else:
+                        self.send(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "no such artifact"}')
+                elif u.path == "/api/2.0/mlflow/runs/get":
+                    if parse_qs(u.query).get("run_id") == ["r1"]:
+                        self.send(200, json.dumps({"run": {"info": info}}).encode())
+                    else:
+                        self.send(404, b'{"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "Run not found"}')
+                elif u.path == "/api/2.0/mlflow/plain":
+                    self.send(418, b"teapot", "text/plain; charset=utf-8")
+                else:
+                    self.send(200, json.dumps({"run": {"info": info}, "experiment": {
+                        "experiment_id": "7", "artifact_location": "mlflow-artifacts:/7"},
+                        "root_uri": "mlflow-artifacts:/7/r1/artifacts/sub", "value": 0.1 + 0.2}).encode())
+
+            do_GET = do_POST = do_PUT = do_DELETE = handle_one
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_mlflow_forwarding(exe, script, tmp):
+    """Forwarding, rewriting and signed URLs against a recording stdlib upstream (no MLflow needed)."""
+    up = EchoUpstream()
+    root = os.path.join(tmp, "echo")
+    os.makedirs(root)
+    srv = Server(exe, script, root, ["--token", PAT, "--mlflow_upstream", "http://127.0.0.1:%d/" % up.port,
+                                     "--signed_url_ttl_s", "2"])
+    try:
+        c = Client(srv.port)
+        n = len(up.requests)
+        r = c.req("POST", MLF + "/runs/log-batch?x=1%202&y=", b'{"run_id": "r1"}',
+                  {"Content-Type": "application/json; charset=utf-8", "X-Other": "dropped"})
+        check(r.status == 200 and r.headers["Content-Type"] == "application/json", "forwarded POST: %r" % r)
+        got = up.requests[n]
+        check(got["method"] == "POST" and got["path"] == MLF + "/runs/log-batch?x=1%202&y=" and
+              got["body"] == b'{"run_id": "r1"}'
+              and got["headers"]["content-type"] == "application/json; charset=utf-8",
+              "forwarded verbatim: %s" % got)
+        check("authorization" not in got["headers"], "Authorization is stripped: %s" % got["headers"])
+        out = r.json()
+        check(out["run"]["info"]["artifact_uri"] == "dbfs:/databricks/mlflow-tracking/7/r1/artifacts"
+              and out["experiment"]["artifact_location"] == "dbfs:/databricks/mlflow-tracking/7"
+              and out["root_uri"] == "dbfs:/databricks/mlflow-tracking/7/r1/artifacts/sub"
+              and out["value"] == 0.1 + 0.2, "artifact locations rewritten, numbers kept: %s" % out)
+        r = c.req("GET", MLF + "/runs/search")
+        check(up.requests[-1]["method"] == "GET" and up.requests[-1]["body"] == b"", "GET forwarded without a body")
+        r = c.req("GET", MLF + "/plain")
+        check(r.status == 418 and r.data == b"teapot" and r.headers["Content-Type"] == "text/plain; charset=utf-8",
+              "non-JSON upstream answers pass through: %r" % r)
+        # Faults apply before forwarding; drop_after_commit forwards and swallows the answer.
+        n = len(up.requests)
+        srv.faults({"method": "POST", "path_prefix": MLF + "/runs/log-batch", "status": 429, "retry_after": "1"})
+        r = c.post_json(MLF + "/runs/log-batch", {"run_id": "r1"})
+        check(r.status == 429 and r.headers["Retry-After"] == "1" and len(up.requests) == n, "429 not forwarded")
+        srv.faults({"method": "POST", "path_prefix": MLF + "/runs/create", "action": "drop_after_commit"})
+        try:
+            c.post_json(MLF + "/runs/create", {"experiment_id": "7"})
+            raise CheckFailed("drop_after_commit must not answer")
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine):
+            pass
+        c.close()
+        check(len(up.requests) == n + 1 and up.requests[-1]["path"] == MLF + "/runs/create",
+              "drop_after_commit reached the upstream")
+        c = Client(srv.port)
+
+        # Signed URLs.
+        infos = creds(c, "r1", ["dir/a b=1.bin", "empty.txt"])
+        check_signed_uri(srv, infos[0], "r1", 2)
+        check(infos[0]["headers"] == [{"name": "x-amz-server-side-encryption", "value": "AES256"}], "SSE header")
+        url = infos[0]["signed_uri"]
+        payload = os.urandom(300000)
+        r = signed_req("PUT", url, payload)
+        check(r.status == 403 and b"SignatureDoesNotMatch" in r.data, "signed PUT without its header -> 403: %r" % r)
+        r = signed_req("PUT", url, payload, dict(SSE, Authorization="Bearer " + PAT))
+        check(r.status == 400 and b"<Code>InvalidArgument</Code>" in r.data, "signed PUT + bearer -> 400: %r" % r)
+        r = signed_req("PUT", url.replace("X-Amz-Signature=", "X-Amz-Signature=0"), payload, SSE)
+        check(r.status == 403 and b"SignatureDoesNotMatch" in r.data, "altered signature -> 403: %r" % r)
+        r = signed_req("GET", url)
+        check(r.status == 403, "a PUT URL does not GET: %r" % r)
+        check(up.artifacts == {}, "nothing uploaded by refused PUTs")
+        r = signed_req("PUT", url, payload, SSE)
+        check(r.status == 200 and r.headers["ETag"] == '"%s"' % hashlib.md5(payload).hexdigest(),
+              "signed PUT -> 200 + ETag: %r" % r)
+        check(up.artifacts.get("7/r1/artifacts/dir/a b=1.bin") == payload, "artifact at the upstream proxy path")
+        put = [q for q in up.requests if q["method"] == "PUT"][-1]
+        check(put["path"] == "/api/2.0/mlflow-artifacts/artifacts/7/r1/artifacts/dir/a%20b%3D1.bin"
+              and "authorization" not in put["headers"], "upstream PUT percent-encoded: %s" % put["path"])
+        r = signed_req("PUT", infos[1]["signed_uri"], b"", SSE)
+        check(r.status == 200 and up.artifacts.get("7/r1/artifacts/empty.txt") == b"", "empty file upload")
+        r = signed_req("PUT", url, payload, SSE)
+        check(r.status == 200, "a signed URL can be reused until it expires")
+        u = urlsplit(url)
+        cc = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        cc.request("PUT", u.path + "?" + u.query, body=iter([b"x"]), encode_chunked=True, headers=SSE)
+        rr = cc.getresponse()
+        check(rr.status == 501 and b"NotImplemented" in rr.read(), "chunked signed PUT -> 501 (as S3)")
+        cc.close()
+        entry = [e for e in srv.log() if e["path"].startswith("/_signed/") and e["status"] == 200][0]
+        check(entry["auth"] == "signed" and entry["run_id"] == "r1" and entry["artifact_path"] == "dir/a b=1.bin"
+              and entry["bytes_in"] == len(payload), "signed PUT logged: %s" % entry)
+        check(staging_empty(srv), "staging empty after signed PUTs")
+
+        # Read credentials.
+        rinfo = creds(c, "r1", ["dir/a b=1.bin", "missing.bin"], "read")
+        check("headers" not in rinfo[0], "read credentials need no headers")
+        r = signed_req("GET", rinfo[0]["signed_uri"])
+        check(r.status == 200 and r.data == payload, "signed GET downloads: %r" % r)
+        r = signed_req("GET", rinfo[1]["signed_uri"])
+        check(r.status == 404 and b"NoSuchKey" in r.data, "signed GET of a missing artifact -> 404: %r" % r)
+
+        # Expiry: by the hook, and by --signed_url_ttl_s.
+        status, out = srv.ctl("POST", "/_test/expire_signed_urls")
+        check(status == 200 and out["expired"] == 4, "expire_signed_urls: %s" % out)
+        r = signed_req("PUT", url, b"late", SSE)
+        check(r.status == 403 and r.data.decode().endswith(EXPIRED_XML)
+              and r.headers["Content-Type"] == "application/xml", "expired URL -> 403 XML: %r" % r)
+        url2 = creds(c, "r1", ["dir/a b=1.bin"])[0]["signed_uri"]
+        check(url2 != url, "fresh credentials give a new URL")
+        check(signed_req("PUT", url2, b"v2", SSE).status == 200, "fresh URL works")
+        check(up.artifacts["7/r1/artifacts/dir/a b=1.bin"] == b"v2", "re-upload overwrites")
+        time.sleep(2.2)
+        r = signed_req("PUT", url2, b"v3", SSE)
+        check(r.status == 403 and EXPIRED_XML in r.data.decode(), "URL expires after --signed_url_ttl_s: %r" % r)
+
+        # Faults on signed URLs answer S3-style XML.
+        url3 = creds(c, "r1", ["f.bin"])[0]["signed_uri"]
+        srv.faults({"method": "PUT", "path_prefix": "/_signed/", "status": 503, "retry_after": "1"})
+        r = signed_req("PUT", url3, b"f", SSE)
+        check(r.status == 503 and b"<Code>SlowDown</Code>" in r.data and r.headers["Retry-After"] == "1",
+              "503 fault on a signed URL: %r" % r)
+        check(signed_req("PUT", url3, b"f", SSE).status == 200, "then the PUT works")
+
+        r = c.post_json(MLF + "/artifacts/credentials-for-write", {"run_id": "nope", "path": ["a"]})
+        check(r.status == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST", "unknown run -> 404: %r" % r)
+        up.stop()
+        r = c.req("GET", MLF + "/runs/get?run_id=r1")
+        check(r.status == 502 and r.json()["error_code"] == "TEMPORARILY_UNAVAILABLE", "upstream down -> 502: %r" % r)
+        c.close()
+    finally:
+        up.stop()
+        rc = srv.stop()
+    check(rc == 0, "SIGTERM -> exit 0, got %s" % rc)
+    err = open(srv.stderr_path).read()
+    check("Traceback" not in err, "no tracebacks:\n" + err[-3000:])
+
+
+# ------------------------------------------------------------------------ against a real MLflow server
+
+
+def group_members(pgid):
+    out = set()
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                text = open("/proc/%s/stat" % name).read()
+            except OSError:
+                continue
+            fields = text[text.rfind(")") + 2:].split()
+            if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+                out.add(int(name))
+    return out
+
+
+class MlflowUpstream:
+    """`python -m mlflow server` (sqlite, --serve-artifacts) in its own process group."""
+
+    def __init__(self, python, root):
+        self.root, self.proc = root, None
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DATABRICKS_"))}
+        env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+                   PYTHONUNBUFFERED="1")
+        self.log_path = os.path.join(root, "mlflow.log")
+        self.artifacts = os.path.join(root, "mlartifacts")
+        for _ in range(3):   # a fresh port per try: the free port may be taken before mlflow binds it
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+            s.close()
+            cmd = [python, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--workers", "1", "--backend-store-uri", "sqlite:///" + os.path.join(root, "mlflow.db"),
+                   "--artifacts-destination", self.artifacts, "--serve-artifacts"]
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(cmd, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                             stderr=subprocess.STDOUT, start_new_session=True)
+            self.url = "http://127.0.0.1:%d" % self.port
+            deadline = time.time() + 120
+            while time.time() < deadline and self.proc.poll() is None:
+                if self.get("/health")[0] == 200:
+                    status, _ = self.get(MLF + "/experiments/search?max_results=1")
+                    if status == 200 and self.proc.poll() is None:
+                        return
+                time.sleep(0.2)
+            self.stop()
+        raise CheckFailed("mlflow server did not start:\n" + open(self.log_path, errors="replace").read()[-3000:])
+
+    def get(self, path):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            c.request("GET", path)
+            r = c.getresponse()
+            data = r.read()
+            c.close()
+            return r.status, data
+        except OSError:
+            return None, b""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        proc, self.proc = self.proc, None
+        pgid = proc.pid        # start_new_session: the leader's pid is the group id
+        try:
+            os.killpg(pgid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        deadline = time.time() + 10
+        while True:
+            proc.poll()
+            members = group_members(pgid)
+            if not members:
+                break
+            if time.time() > deadline or members <= {pgid}:   # the idle CLI wrapper: no need to wait for it
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+                deadline = float("inf")
+            time.sleep(0.05)
+        proc.wait()
+
+
+def test_mlflow_real(exe, script, tmp, mlflow_python):
+    root = os.path.join(tmp, "mlflow")
+    os.makedirs(root)
+    t0 = time.time()
+    up = MlflowUpstream(mlflow_python, root)
+    srv = None
+    try:
+        startup = time.time() - t0
+        os.makedirs(os.path.join(root, "fake"))
+        srv = Server(exe, script, os.path.join(root, "fake"), [
+            "--token", PAT, "--client_id", CLIENT_ID, "--client_secret", CLIENT_SECRET,
+            "--mlflow_upstream", up.url, "--workspace_user", USER])
+        status, tok = oauth_token(srv.port)
+        c = Client(srv.port, token=tok["access_token"])      # OAuth M2M for the MLflow API
+        r = c.post_json(MLF + "/experiments/search", {"max_results": 10}, token="")
+        check(r.status == 401, "no token -> 401: %r" % r)
+        r = c.post_json(MLF + "/experiments/search", {"max_results": 10}, token="wrong")
+        check(r.status == 401, "bad token -> 401: %r" % r)
+        name = "/Users/%s/cv/detr" % USER
+        r = c.req("GET", MLF + "/experiments/get-by-name?experiment_name=" + quote(name, safe=""))
+        check(r.status == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST", "upstream 404 passed on: %r" % r)
+        r = c.post_json(MLF + "/experiments/create", {"name": "detr"})
+        check(r.status == 400 and "must be an absolute path" in r.json()["message"], "relative name: %r" % r)
+        r = c.post_json(MLF + "/experiments/create", {"name": name})
+        check(r.status == 404 and r.json()["message"] == "Parent directory /Users/%s/cv does not exist." % USER,
+              "parent rule: %r" % r)
+        check(c.post_json(WS + "/mkdirs", {"path": "/Users/%s/cv" % USER}).status == 200, "mkdirs parent")
+        r = c.post_json(MLF + "/experiments/create", {"name": name})
+        check(r.status == 200 and r.json()["experiment_id"], "create experiment through the proxy: %r" % r)
+        exp = r.json()["experiment_id"]
+        r = c.post_json(MLF + "/experiments/create", {"name": "/Workspace" + name})
+        check(r.status == 400 and r.json()["error_code"] == "RESOURCE_ALREADY_EXISTS", "same node again: %r" % r)
+        r = c.req("GET", WS + "/get-status?path=" + quote(name))
+        check(r.status == 200 and r.json()["object_type"] == "MLFLOW_EXPERIMENT" and r.json()["object_id"] == int(exp),
+              "experiment is a workspace object: %r" % r)
+        r = c.req("GET", MLF + "/experiments/get-by-name?experiment_name=" + quote(name, safe=""))
+        check(r.status == 200 and r.json()["experiment"]["experiment_id"] == exp
+              and r.json()["experiment"]["artifact_location"] == "dbfs:/databricks/mlflow-tracking/" + exp,
+              "get-by-name: %r" % r)
+
+        r = c.post_json(MLF + "/runs/create", {"experiment_id": exp, "run_name": "r", "start_time": 1732000000000,
+                                               "tags": [{"key": "pusher.key", "value": "k1"}]})
+        check(r.status == 200, "runs/create: %r" % r)
+        run = r.json()["run"]["info"]["run_id"]
+        want = "dbfs:/databricks/mlflow-tracking/%s/%s/artifacts" % (exp, run)
+        check(r.json()["run"]["info"]["artifact_uri"] == want, "runs/create artifact_uri rewritten: %r" % r)
+        r = c.req("GET", MLF + "/runs/get?run_id=" + run)
+        check(r.status == 200 and r.json()["run"]["info"]["artifact_uri"] == want, "runs/get rewritten: %r" % r)
+        r = c.post_json(MLF + "/runs/search", {"experiment_ids": [exp], "filter": "tags.`pusher.key` = 'k1'"})
+        check(r.status == 200 and [x["info"]["artifact_uri"] for x in r.json()["runs"]] == [want],
+              "runs/search: %r" % r)
+        status, data = up.get(MLF + "/runs/get?run_id=" + run)
+        check(json.loads(data)["run"]["info"]["artifact_uri"].startswith("mlflow-artifacts:/"),
+              "the upstream itself still says mlflow-artifacts:")
+
+        # Fault injection on log-batch, then the retry lands.
+        srv.faults({"method": "POST", "path_prefix": MLF + "/runs/log-batch", "status": 429, "retry_after": "2"})
+        batch = {"run_id": run, "metrics": [{"key": "train/loss", "value": 0.5, "timestamp": 1732000001000, "step": 1}],
+                 "params": [{"key": "lr", "value": "0.001"}]}
+        r = c.post_json(MLF + "/runs/log-batch", batch)
+        check(r.status == 429 and r.headers["Retry-After"] == "2"
+              and r.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED", "429 on log-batch: %r" % r)
+        status, data = up.get(MLF + "/runs/get?run_id=" + run)
+        check("metrics" not in json.loads(data)["run"]["data"], "the faulted batch did not reach the upstream")
+        r = c.post_json(MLF + "/runs/log-batch", batch)
+        check(r.status == 200 and r.json() == {}, "retried log-batch: %r" % r)
+        status, data = up.get(MLF + "/runs/get?run_id=" + run)
+        check(json.loads(data)["run"]["data"]["metrics"][0]["value"] == 0.5, "metric visible upstream")
+        r = c.req("POST", MLF + "/runs/log-batch", json.dumps(batch).encode())
+        check(r.status == 400, "upstream's own rule (POST needs Content-Type: application/json) passes: %r" % r)
+
+        # Artifacts through credentials-for-write + signed PUT.
+        paths = ["last/last.ckpt", "last/metadata.yaml", "epoch=3-step=400/epoch=3-step=400.ckpt", "empty.txt"]
+        infos = creds(c, run, paths)
+        check_signed_uri(srv, infos[0], run, 900)
+        blobs = {p: (os.urandom(2 * MiB + 17) if p.endswith(".ckpt") else (b"" if p == "empty.txt" else b"m: 1\n"))
+                 for p in paths}
+        for info in infos:
+            h = {x["name"]: x["value"] for x in info["headers"]}
+            r = signed_req("PUT", info["signed_uri"], blobs[info["path"]], h)
+            check(r.status == 200 and r.headers["ETag"], "signed PUT %s: %r" % (info["path"], r))
+        for p in paths:
+            status, data = up.get("/api/2.0/mlflow-artifacts/artifacts/%s/%s/artifacts/%s" % (exp, run, quote(p)))
+            check(status == 200 and data == blobs[p], "artifact %s visible at the upstream: %s" % (p, status))
+        r = c.req("GET", MLF + "/artifacts/list?run_id=%s&path=last" % run)
+        files = {f["path"]: f.get("file_size", 0) for f in r.json().get("files", [])}
+        check(r.status == 200 and files == {"last/last.ckpt": 2 * MiB + 17, "last/metadata.yaml": 5}
+              and r.json()["root_uri"] == want, "artifacts/list through the proxy: %r" % r)
+        r = signed_req("GET", creds(c, run, ["last/metadata.yaml"], "read")[0]["signed_uri"])
+        check(r.status == 200 and r.data == b"m: 1\n", "credentials-for-read download: %r" % r)
+
+        # Expired URL -> 403, fresh credentials work.
+        url = creds(c, run, ["last/last.ckpt"])[0]["signed_uri"]
+        check(srv.ctl("POST", "/_test/expire_signed_urls")[0] == 200, "expire_signed_urls")
+        r = signed_req("PUT", url, b"new", SSE)
+        check(r.status == 403 and EXPIRED_XML in r.data.decode(), "expired -> 403: %r" % r)
+        url = creds(c, run, ["last/last.ckpt"])[0]["signed_uri"]
+        check(signed_req("PUT", url, b"new", SSE).status == 200, "fresh credentials work")
+        status, data = up.get("/api/2.0/mlflow-artifacts/artifacts/%s/%s/artifacts/last/last.ckpt" % (exp, run))
+        check(data == b"new", "overwritten at the upstream")
+
+        # A lost runs/create answer leaves a ghost run (what search-before-create is for).
+        srv.faults({"method": "POST", "path_prefix": MLF + "/runs/create", "action": "drop_after_commit"})
+        try:
+            c.post_json(MLF + "/runs/create", {"experiment_id": exp, "tags": [{"key": "pusher.key", "value": "k2"}]})
+            raise CheckFailed("drop_after_commit must not answer")
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine):
+            pass
+        c.close()
+        c = Client(srv.port)
+        r = c.post_json(MLF + "/runs/search", {"experiment_ids": [exp], "filter": "tags.`pusher.key` = 'k2'"})
+        check(r.status == 200 and len(r.json().get("runs", [])) == 1, "the dropped create committed: %r" % r)
+
+        check(c.post_json(MLF + "/runs/delete", {"run_id": run}).status == 200, "runs/delete")
+        r = c.post_json(MLF + "/artifacts/credentials-for-write", {"run_id": run, "path": ["x"]})
+        check(r.status == 400, "no write credentials for a deleted run: %r" % r)
+        c.close()
+        check(staging_empty(srv), "staging empty")
+        rc = srv.stop()
+        check(rc == 0, "SIGTERM -> 0, got %s" % rc)
+        err = open(srv.stderr_path).read()
+        check("Traceback" not in err and PAT not in err, "fake stderr clean:\n" + err[-3000:])
+        srv = None
+        return startup
+    finally:
+        if srv is not None:
+            srv.stop()
+        up.stop()
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", default=os.path.join(here, "fake_databricks_server.py"))
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--big_mib", type=int, default=int(os.environ.get("FAKE_DBX_SELFTEST_BIG_MIB", "200")))
+    ap.add_argument("--mlflow_python", default=os.environ.get("FAKE_DBX_MLFLOW_PYTHON", ""),
+                    help="python with mlflow installed: also test against a real MLflow server")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="fake_dbx_selftest_")
     srv = None
@@ -672,9 +1198,10 @@ def main():
     try:
         srv = Server(args.python, args.server, tmp, [
             "--token", PAT, "--token", "second-pat", "--client_id", CLIENT_ID, "--client_secret", CLIENT_SECRET,
-            "--volume", "main/cv/ckpt", "--dbfs_handle_ttl_s", "1", "--verbose"])
+            "--volume", "main/cv/ckpt", "--dbfs_handle_ttl_s", "1", "--workspace_user", USER, "--verbose"])
         tests = [test_auth, test_oauth, test_files_basic, test_listing, test_chunked_and_length,
-                 test_keepalive_and_log, test_status_faults, test_drop_faults, test_dbfs]
+                 test_keepalive_and_log, test_status_faults, test_drop_faults, test_dbfs, test_workspace,
+                 test_mlflow_rules]
         for t in tests:
             current = t.__name__
             t(srv)
@@ -695,6 +1222,15 @@ def main():
         current = "test_second_server"
         test_second_server(args.python, args.server, tmp)
         print("ok   %s" % current)
+        current = "test_mlflow_forwarding"
+        test_mlflow_forwarding(args.python, args.server, tmp)
+        print("ok   %s" % current)
+        current = "test_mlflow_real"
+        if args.mlflow_python:
+            secs = test_mlflow_real(args.python, args.server, tmp, args.mlflow_python)
+            print("ok   %s (mlflow server %s, started in %.1f s)" % (current, args.mlflow_python, secs))
+        else:
+            print("skip %s (set FAKE_DBX_MLFLOW_PYTHON to a python with mlflow to run it)" % current)
     except CheckFailed as e:
         print("FAIL %s: %s" % (current, e), file=sys.stderr)
         return 1
