@@ -31,14 +31,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-RetryOptions FastRetries() {
-  RetryOptions retry;
-  retry.backoff_factor_s = 0.01;
-  retry.jitter_s = 0;
-  retry.max_retries = 4;
-  return retry;
-}
-
 // Every file under `dir`, recursively, relative.
 void ListAll(const std::string& dir, const std::string& prefix,
              std::vector<std::string>* out) {
@@ -62,16 +54,9 @@ class DbfsDestinationTest : public ::testing::Test {
     auto server = FakeDatabricksServer::Start({});
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
-    DatabricksAuthConfig auth;
-    auth.host = server_->url();
-    auth.token = "test-pat-secret";
-    auth.source = "test";
-    credentials_ = std::make_unique<DatabricksCredentials>(auth, &transport_,
-                                                           FastRetries());
-    client_ = std::make_unique<RestClient>(server_->url(), credentials_.get(),
-                                           &transport_, FastRetries());
-    client_->set_retry_logger(
-        [this](const std::string& line) { retries_.push_back(line); });
+    fake_client_ = std::make_unique<FakeDatabricksClient>(
+        *server_, FakeDatabricksOptions());
+    client_ = fake_client_->client();
     src_ = TestTempPath(
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     mkdir(src_.c_str(), 0777);
@@ -83,11 +68,9 @@ class DbfsDestinationTest : public ::testing::Test {
   }
 
   void Write(const std::string& relative, const std::string& data) {
-    for (size_t slash = relative.find('/'); slash != std::string::npos;
-         slash = relative.find('/', slash + 1)) {
-      mkdir((src_ + "/" + relative.substr(0, slash)).c_str(), 0777);
-    }
-    ASSERT_THAT(WriteFileAtomically(src_ + "/" + relative, data), IsOk());
+    std::string path = src_ + "/" + relative;
+    ASSERT_THAT(MakeDirs(path.substr(0, path.find_last_of('/'))), IsOk());
+    ASSERT_THAT(WriteFileAtomically(path, data), IsOk());
   }
 
   std::string Root() { return server_->storage() + "/dbfs/ckpt/run-1"; }
@@ -105,17 +88,15 @@ class DbfsDestinationTest : public ::testing::Test {
   }
 
   absl::StatusOr<SyncStats> Sync() {
-    DbfsDestination dst("dbfs:/ckpt/run-1", client_.get());
+    DbfsDestination dst("dbfs:/ckpt/run-1", client_);
     absl::Status opened = dst.Open(false);
     if (!opened.ok()) return opened;
     return SyncUntilStable(src_, {}, dst, options_);
   }
 
   std::unique_ptr<FakeDatabricksServer> server_;
-  CurlTransport transport_;
-  std::unique_ptr<DatabricksCredentials> credentials_;
-  std::unique_ptr<RestClient> client_;
-  std::vector<std::string> retries_;
+  std::unique_ptr<FakeDatabricksClient> fake_client_;
+  RestClient* client_ = nullptr;
   std::string src_;
   SyncOptions options_;
 };
@@ -192,7 +173,7 @@ TEST_F(DbfsDestinationTest, ServerErrorsAreRetriedAndStaleTempsCleaned) {
 }
 
 TEST_F(DbfsDestinationTest, MissingParentIsNamed) {
-  DbfsDestination dst("dbfs:/no/such/run", client_.get());
+  DbfsDestination dst("dbfs:/no/such/run", client_);
   absl::Status s = dst.Open(false);
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(s.message(), HasSubstr("dbfs:/no/such"));

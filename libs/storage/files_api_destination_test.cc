@@ -30,14 +30,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-RetryOptions FastRetries() {
-  RetryOptions retry;
-  retry.backoff_factor_s = 0.01;
-  retry.jitter_s = 0;
-  retry.max_retries = 4;
-  return retry;
-}
-
 class FilesApiDestinationTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer({}); }
@@ -46,21 +38,9 @@ class FilesApiDestinationTest : public ::testing::Test {
     auto server = FakeDatabricksServer::Start(server_options);
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
-    DatabricksAuthConfig auth;
-    auth.host = server_->url();
-    if (server_options.client_id.empty()) {
-      auth.token = "test-pat-secret";
-    } else {
-      auth.client_id = server_options.client_id;
-      auth.client_secret = server_options.client_secret;
-    }
-    auth.source = "test";
-    credentials_ = std::make_unique<DatabricksCredentials>(auth, &transport_,
-                                                           FastRetries());
-    client_ = std::make_unique<RestClient>(server_->url(), credentials_.get(),
-                                           &transport_, FastRetries());
-    client_->set_retry_logger(
-        [this](const std::string& line) { retries_.push_back(line); });
+    fake_client_ =
+        std::make_unique<FakeDatabricksClient>(*server_, server_options);
+    client_ = fake_client_->client();
     src_ = TestTempPath(
         ::testing::UnitTest::GetInstance()->current_test_info()->name());
     mkdir(src_.c_str(), 0777);
@@ -69,11 +49,9 @@ class FilesApiDestinationTest : public ::testing::Test {
   }
 
   void Write(const std::string& relative, const std::string& data) {
-    for (size_t slash = relative.find('/'); slash != std::string::npos;
-         slash = relative.find('/', slash + 1)) {
-      mkdir((src_ + "/" + relative.substr(0, slash)).c_str(), 0777);
-    }
-    ASSERT_THAT(WriteFileAtomically(src_ + "/" + relative, data), IsOk());
+    std::string path = src_ + "/" + relative;
+    ASSERT_THAT(MakeDirs(path.substr(0, path.find_last_of('/'))), IsOk());
+    ASSERT_THAT(WriteFileAtomically(path, data), IsOk());
   }
 
   std::string Stored(const std::string& relative) {
@@ -83,17 +61,17 @@ class FilesApiDestinationTest : public ::testing::Test {
   }
 
   absl::StatusOr<SyncStats> Sync() {
-    FilesApiDestination dst("/Volumes/main/cv/ckpt/run-1", client_.get());
+    FilesApiDestination dst("/Volumes/main/cv/ckpt/run-1", client_);
     absl::Status opened = dst.Open(false);
     if (!opened.ok()) return opened;
     return SyncUntilStable(src_, {}, dst, options_);
   }
 
   std::unique_ptr<FakeDatabricksServer> server_;
+  std::unique_ptr<FakeDatabricksClient> fake_client_;
+  RestClient* client_ = nullptr;
   CurlTransport transport_;
-  std::unique_ptr<DatabricksCredentials> credentials_;
-  std::unique_ptr<RestClient> client_;
-  std::vector<std::string> retries_;
+  const std::vector<std::string>& retries() { return fake_client_->retries(); }
   std::string src_;
   SyncOptions options_;
 };
@@ -155,8 +133,8 @@ TEST_F(FilesApiDestinationTest, RetriesThrottlingAndServerErrors) {
   auto stats = Sync();
   ASSERT_THAT(stats, IsOk());
   EXPECT_EQ(Stored("a.ckpt"), std::string(100000, 'a'));
-  EXPECT_EQ(retries_.size(), 4u);
-  EXPECT_THAT(retries_[0], HasSubstr("HTTP"));
+  EXPECT_EQ(retries().size(), 4u);
+  EXPECT_THAT(retries()[0], HasSubstr("HTTP"));
 }
 
 TEST_F(FilesApiDestinationTest, DroppedUploadNeverShowsAPartialFile) {
@@ -169,7 +147,7 @@ TEST_F(FilesApiDestinationTest, DroppedUploadNeverShowsAPartialFile) {
   auto stats = Sync();
   ASSERT_THAT(stats, IsOk());
   EXPECT_EQ(Stored("last.ckpt"), data);
-  ASSERT_FALSE(retries_.empty());
+  ASSERT_FALSE(retries().empty());
 
   // An ambiguous failure (committed, answer lost) is retried harmlessly.
   Write("last.ckpt", data + "v2");
@@ -182,21 +160,21 @@ TEST_F(FilesApiDestinationTest, DroppedUploadNeverShowsAPartialFile) {
 }
 
 TEST_F(FilesApiDestinationTest, MissingVolumeAndBadTokenAreClearErrors) {
-  FilesApiDestination missing("/Volumes/main/cv/nope/run", client_.get());
+  FilesApiDestination missing("/Volumes/main/cv/nope/run", client_);
   absl::Status s = missing.Open(false);
   EXPECT_THAT(s, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(s.message(), HasSubstr("/Volumes/main/cv/nope"));
 
-  FilesApiDestination not_volume("/Volumes/main", client_.get());
+  FilesApiDestination not_volume("/Volumes/main", client_);
   EXPECT_THAT(not_volume.Open(false),
               StatusIs(absl::StatusCode::kInvalidArgument));
 
   DatabricksAuthConfig bad;
   bad.host = server_->url();
   bad.token = "wrong-secret-token";
-  DatabricksCredentials bad_credentials(bad, &transport_, FastRetries());
+  DatabricksCredentials bad_credentials(bad, &transport_, FastTestRetries());
   RestClient bad_client(server_->url(), &bad_credentials, &transport_,
-                        FastRetries());
+                        FastTestRetries());
   FilesApiDestination denied("/Volumes/main/cv/ckpt/run", &bad_client);
   absl::Status d = denied.Open(false);
   EXPECT_FALSE(d.ok());
@@ -243,7 +221,7 @@ TEST_F(FilesApiOAuthTest, WrongClientSecretIsUnauthenticated) {
   bad.host = server_->url();
   bad.client_id = "sp-client";
   bad.client_secret = "not-the-secret";
-  DatabricksCredentials credentials(bad, &transport_, FastRetries());
+  DatabricksCredentials credentials(bad, &transport_, FastTestRetries());
   auto header = credentials.AuthorizationHeader();
   EXPECT_THAT(header, StatusIs(absl::StatusCode::kUnauthenticated));
   EXPECT_THAT(header.status().message(), Not(HasSubstr("not-the-secret")));

@@ -35,10 +35,7 @@ class SourceTreeTest : public ::testing::Test {
   }
   void Write(const std::string& relative, const std::string& data) {
     std::string path = root_ + "/" + relative;
-    for (size_t slash = relative.find('/'); slash != std::string::npos;
-         slash = relative.find('/', slash + 1)) {
-      mkdir((root_ + "/" + relative.substr(0, slash)).c_str(), 0777);
-    }
+    ASSERT_THAT(MakeDirs(path.substr(0, path.find_last_of('/'))), IsOk());
     ASSERT_THAT(WriteFileAtomically(path, data), IsOk());
   }
   std::string root_;

@@ -92,11 +92,9 @@ class SyncEngineTest : public ::testing::Test {
   }
 
   void Write(const std::string& relative, const std::string& data) {
-    for (size_t slash = relative.find('/'); slash != std::string::npos;
-         slash = relative.find('/', slash + 1)) {
-      mkdir((src_ + "/" + relative.substr(0, slash)).c_str(), 0777);
-    }
-    ASSERT_THAT(WriteFileAtomically(src_ + "/" + relative, data), IsOk());
+    std::string path = src_ + "/" + relative;
+    ASSERT_THAT(MakeDirs(path.substr(0, path.find_last_of('/'))), IsOk());
+    ASSERT_THAT(WriteFileAtomically(path, data), IsOk());
   }
 
   // Every file under dst (manifest excluded) with its contents.

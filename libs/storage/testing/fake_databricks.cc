@@ -127,4 +127,31 @@ absl::StatusOr<std::string> FakeDatabricksServer::Stats() {
   return Control("GET", "/_test/stats", "");
 }
 
+RetryOptions FastTestRetries() {
+  RetryOptions retry;
+  retry.backoff_factor_s = 0.01;
+  retry.jitter_s = 0;
+  retry.max_retries = 4;
+  return retry;
+}
+
+FakeDatabricksClient::FakeDatabricksClient(
+    const FakeDatabricksServer& server, const FakeDatabricksOptions& options) {
+  DatabricksAuthConfig auth;
+  auth.host = server.url();
+  if (!options.tokens.empty()) {
+    auth.token = options.tokens.front();
+  } else {
+    auth.client_id = options.client_id;
+    auth.client_secret = options.client_secret;
+  }
+  auth.source = "test";
+  credentials_ = std::make_unique<DatabricksCredentials>(auth, &transport_,
+                                                         FastTestRetries());
+  client_ = std::make_unique<RestClient>(server.url(), credentials_.get(),
+                                         &transport_, FastTestRetries());
+  client_->set_retry_logger(
+      [this](const std::string& line) { retries_.push_back(line); });
+}
+
 }  // namespace cvt

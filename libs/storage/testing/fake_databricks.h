@@ -25,7 +25,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/databricks/databricks_auth.h"
 #include "libs/http/curl_transport.h"
+#include "libs/http/rest_client.h"
+#include "libs/http/retry.h"
 
 namespace cvt {
 
@@ -68,6 +71,28 @@ class FakeDatabricksServer {
   std::string url_;
   std::string storage_;
   CurlTransport transport_;
+};
+
+// Retries that keep tests fast: 4 retries, 10 ms backoff factor, no jitter.
+RetryOptions FastTestRetries();
+
+// An authenticated `RestClient` for a fake server: the first of
+// `options.tokens` as a PAT, or OAuth M2M with `options.client_id` when
+// there are no tokens. Retry lines are collected in `retries()`.
+class FakeDatabricksClient {
+ public:
+  FakeDatabricksClient(const FakeDatabricksServer& server,
+                       const FakeDatabricksOptions& options);
+
+  RestClient* client() { return client_.get(); }
+  CurlTransport* transport() { return &transport_; }
+  const std::vector<std::string>& retries() const { return retries_; }
+
+ private:
+  CurlTransport transport_;
+  std::unique_ptr<DatabricksCredentials> credentials_;
+  std::unique_ptr<RestClient> client_;
+  std::vector<std::string> retries_;
 };
 
 }  // namespace cvt
