@@ -18,6 +18,7 @@ DEBIAN_PACKAGES=(
 PIP_PACKAGES=(
   "numpy==2.3.5"
   "pycocotools==2.0.11"
+  "scipy==1.16.3"
 )
 # The MLflow tracking server and client for mlflow_push's integration tests.
 MLFLOW_PACKAGES=(
