@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The main cvtools job. Until the end-to-end pipeline lands, it builds every
-# tool (optimized) and shows each one's --help.
+# The main cvtools job. Until training lands (and with it the end-to-end
+# pipeline), it builds every tool (optimized), shows each one's --help, and
+# runs what is built on the bundled data: coco_prep on BCCD, evaluate_map on
+# COCO val2014, mlflow_push of a sample run directory into MLflow's file
+# store, and volume_sync of all outputs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
