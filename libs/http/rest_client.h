@@ -78,6 +78,7 @@ class RestClient {
   }
 
   const std::string& host() const { return base_url_; }
+  const RetryOptions& retry() const { return retry_; }
 
  private:
   const std::string base_url_;

@@ -495,7 +495,7 @@ absl::Status MlflowRestStore::UploadToSignedUrl(
       }
     }
     absl::StatusOr<HttpResponse> response =
-        SendWithRetry(*transport_, put, RetryOptions());
+        SendWithRetry(*transport_, put, client_->retry());
     if (!response.ok()) return response.status();
     if (response->status == 401 || response->status == 403) {
       // The signed URL expired mid-way: ask for fresh credentials.

@@ -223,7 +223,7 @@ class Pusher {
   absl::Status Upload(const std::string& local, const std::string& remote,
                       const UploadedFile& stat);
   absl::Status UploadText(const std::string& text, const std::string& remote);
-  absl::Status Pass(bool final_pass, RunRecord* run);
+  absl::Status Pass(RunRecord* run);
 
   const std::string run_dir_;
   TrackingStore& store_;
@@ -463,7 +463,7 @@ absl::Status Pusher::PushArtifacts(const RunRecord& run) {
   return absl::OkStatus();
 }
 
-absl::Status Pusher::Pass(bool final_pass, RunRecord* run) {
+absl::Status Pusher::Pass(RunRecord* run) {
   ++summary_.passes;
   CVT_ASSIGN_OR_RETURN(*run, ReadRunRecord(run_dir_));
   CVT_RETURN_IF_ERROR(EnsureRun(*run));
@@ -480,15 +480,13 @@ absl::Status Pusher::Pass(bool final_pass, RunRecord* run) {
     end_time = run->heartbeat_ms > 0 ? run->heartbeat_ms : now;
     Log("the trainer is gone without a final status: marking the run FAILED");
   }
-  if (status != "RUNNING" || final_pass) {
-    if (status != "RUNNING" &&
-        (state_.final_status != status || tracked_.status != status)) {
-      CVT_RETURN_IF_ERROR(store_.UpdateRun(state_.run_id, status,
-                                           end_time > 0 ? end_time : now));
-      state_.final_status = status;
-      tracked_.status = status;
-      CVT_RETURN_IF_ERROR(Save());
-    }
+  if (status != "RUNNING" &&
+      (state_.final_status != status || tracked_.status != status)) {
+    CVT_RETURN_IF_ERROR(
+        store_.UpdateRun(state_.run_id, status, end_time > 0 ? end_time : now));
+    state_.final_status = status;
+    tracked_.status = status;
+    CVT_RETURN_IF_ERROR(Save());
   }
   summary_.status = status;
   return absl::OkStatus();
@@ -515,7 +513,7 @@ absl::StatusOr<PushSummary> Pusher::Run() {
     CVT_ASSIGN_OR_RETURN(state_, ReadState(state_path_));
     RunRecord run;
     while (true) {
-      CVT_RETURN_IF_ERROR(Pass(/*final_pass=*/!options_.follow, &run));
+      CVT_RETURN_IF_ERROR(Pass(&run));
       if (!options_.follow || summary_.status != "RUNNING") break;
       absl::Time wake = absl::Now() + absl::Seconds(options_.interval_s);
       bool stopped = false;
