@@ -13,6 +13,7 @@ DEBIAN_PACKAGES=(
   libtorch-dev libopencv-dev libabsl-dev libprotobuf-dev protobuf-compiler
   rapidjson-dev libcurl4-openssl-dev libssl-dev libgtest-dev libgmock-dev
   libgoogle-glog-dev libbenchmark-dev zlib1g-dev python3 python3-pip python3-venv rsync
+  python3-torch python3-torchvision
 )
 # PyPI packages used only by tests and benchmarks (oracles and peers), pinned.
 PIP_PACKAGES=(

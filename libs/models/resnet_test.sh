@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# torchvision ResNet-18 and ResNet-50 state_dicts written by Python torch load
+# into cvt::ResNet and give the same C2..C5 features on the same input (max
+# |diff| <= 1e-4), with batch norm and with frozen batch norm. Needs Debian's
+# python3-torch and python3-torchvision (scripts/setup.sh installs them).
+set -u
+cd "${TEST_SRCDIR}/${TEST_WORKSPACE:-cvtools}" || exit 1
+if ! /usr/bin/python3 -c "import torch, torchvision" 2>/dev/null; then
+  echo "FAIL: /usr/bin/python3 cannot import torch and torchvision; run scripts/setup.sh"
+  exit 1
+fi
+failures=0
+for depth in 18 50; do
+  dir="$TEST_TMPDIR/resnet$depth"
+  /usr/bin/python3 libs/models/resnet_torchvision_gen.py --depth "$depth" --out "$dir" || exit 1
+  for mode in bn frozen; do
+    echo "== resnet$depth ($mode)"
+    if ! libs/models/resnet_compare_main "$dir" "$depth" "$mode"; then
+      echo "FAIL: resnet$depth ($mode)"
+      failures=$((failures + 1))
+    fi
+  done
+done
+# A state_dict of another depth is refused, naming the key.
+out=$(libs/models/resnet_compare_main "$TEST_TMPDIR/resnet18" 50 2>&1)
+if echo "$out" | grep -q "state_dict.pth: missing key 'layer1.0.\|state_dict.pth: 'layer1.0.conv1.weight' has shape"; then
+  echo "ok: a ResNet-18 state_dict is refused for ResNet-50: $out"
+else
+  echo "FAIL: wrong-depth load said: $out"
+  failures=$((failures + 1))
+fi
+# An OrderedDict state_dict (plain torch.save(model.state_dict())) is refused
+# with the fix in the message.
+mkdir -p "$TEST_TMPDIR/ordered"
+cp "$TEST_TMPDIR/resnet18/ordered_state_dict.pth" "$TEST_TMPDIR/ordered/state_dict.pth"
+cp "$TEST_TMPDIR/resnet18/"expected*.pth "$TEST_TMPDIR/ordered/"
+out=$(libs/models/resnet_compare_main "$TEST_TMPDIR/ordered" 18 2>&1)
+if echo "$out" | grep -q "collections.OrderedDict.*torch.save(dict(model.state_dict())"; then
+  echo "ok: an OrderedDict state_dict is refused with advice"
+else
+  echo "FAIL: OrderedDict load said: $out"
+  failures=$((failures + 1))
+fi
+[ $failures -eq 0 ]
