@@ -1,0 +1,72 @@
+// -----------------------------------------------------------------------------
+// File: detr_loss.h
+// -----------------------------------------------------------------------------
+//
+// DETR's set loss (Carion et al. 2020, the `SetCriterion` of the reference
+// implementation): queries are matched to objects per image
+// (detr_matcher.h), then
+//
+//   ce   = cross-entropy over all queries, unmatched ones labelled "no
+//          object" (the last class) with weight `no_object_weight`, the
+//          others 1, averaged by total weight;
+//   l1   = sum over matched pairs of |box - gt|_1 (cxcywh) / num_objects;
+//   giou = sum over matched pairs of (1 - GIoU) / num_objects;
+//   total = ce_weight * ce + l1_weight * l1 + giou_weight * giou,
+//
+// with num_objects the batch's object count (at least 1). Auxiliary decoding
+// losses apply the same to each intermediate decoder output and add up.
+//
+// Example:
+//
+//   CVT_ASSIGN_OR_RETURN(DetrLoss loss,
+//                        ComputeDetrLoss({{logits, boxes}}, targets, options));
+//   loss.total.backward();
+
+#ifndef LIBS_MODELS_DETR_LOSS_H_
+#define LIBS_MODELS_DETR_LOSS_H_
+
+#include <vector>
+
+#include "ATen/core/Tensor.h"
+#include "absl/status/statusor.h"
+#include "libs/models/detr_matcher.h"
+
+namespace cvt {
+
+struct DetrTarget {
+  at::Tensor labels;  // [T] int64 in [0, C)
+  at::Tensor boxes;   // [T, 4] cxcywh in [0, 1]
+};
+
+// One decoder output: logits [B, Q, C+1], boxes [B, Q, 4] cxcywh.
+struct DetrOutput {
+  at::Tensor logits;
+  at::Tensor boxes;
+};
+
+struct DetrLossOptions {
+  // Weight of the "no object" class in the cross-entropy. Default: 0.1.
+  double no_object_weight = 0.1;
+  // Loss weights; DETR's defaults 1, 5, 2.
+  double ce_weight = 1;
+  double l1_weight = 5;
+  double giou_weight = 2;
+  DetrMatcherOptions matcher;
+};
+
+struct DetrLoss {
+  at::Tensor total;  // Scalar, differentiable.
+  // The final layer's unweighted parts (scalars), for logging.
+  at::Tensor ce, l1, giou;
+};
+
+// `outputs` holds the final decoder output first, then any auxiliary ones.
+// Errors: InvalidArgument for shapes that do not fit `targets`, the
+// matcher's errors.
+absl::StatusOr<DetrLoss> ComputeDetrLoss(const std::vector<DetrOutput>& outputs,
+                                         const std::vector<DetrTarget>& targets,
+                                         const DetrLossOptions& options);
+
+}  // namespace cvt
+
+#endif  // LIBS_MODELS_DETR_LOSS_H_
