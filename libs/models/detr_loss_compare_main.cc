@@ -7,25 +7,21 @@
 #include <vector>
 
 #include "ATen/ATen.h"
-#include "libs/base/file_io.h"
 #include "libs/models/detr_loss.h"
+#include "libs/models/state_dict.h"
 #include "torch/autograd.h"
-#include "torch/serialize.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
-  auto bytes = cvt::ReadFileToString(argv[1]);
-  if (!bytes.ok()) {
-    std::cerr << bytes.status() << "\n";
+  auto data = cvt::ReadTorchSaveDict(argv[1]);
+  if (!data.ok()) {
+    std::cerr << data.status() << "\n";
     return 1;
   }
-  auto data =
-      torch::pickle_load(std::vector<char>(bytes->begin(), bytes->end()))
-          .toGenericDict();
   auto get = [&](int i, const std::string& name) {
-    return data.at(std::to_string(i) + "_" + name).toTensor();
+    return data->at(std::to_string(i) + "_" + name);
   };
-  int64_t cases = data.at("cases").toTensor().item<int64_t>();
+  int64_t cases = data->at("cases").item<int64_t>();
   double worst = 0;
   for (int i = 0; i < cases; ++i) {
     int64_t batch = get(i, "batch").item<int64_t>();

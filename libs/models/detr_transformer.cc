@@ -1,20 +1,17 @@
 #include "libs/models/detr_transformer.h"
 
-#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "libs/base/exceptions.h"
-#include "libs/base/file_io.h"
+#include "libs/models/state_dict.h"
 #include "torch/nn/module.h"
 #include "torch/nn/modules/activation.h"
 #include "torch/nn/modules/container/modulelist.h"
 #include "torch/nn/modules/dropout.h"
 #include "torch/nn/modules/linear.h"
 #include "torch/nn/modules/normalization.h"
-#include "torch/serialize.h"
 
 namespace cvt {
 namespace {
@@ -206,38 +203,9 @@ absl::StatusOr<at::Tensor> DetrTransformer::Forward(
 }
 
 absl::Status DetrTransformer::LoadStateDict(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFileToString(path);
-  if (!bytes.ok()) return bytes.status();
-  return CallCatchingExceptions("loading " + path, [&]() -> absl::Status {
-    c10::IValue value =
-        torch::pickle_load(std::vector<char>(bytes->begin(), bytes->end()));
-    if (!value.isGenericDict()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, " does not hold a dict of tensors"));
-    }
-    std::map<std::string, at::Tensor> loaded;
-    for (const auto& entry : value.toGenericDict()) {
-      if (entry.key().isString() && entry.value().isTensor()) {
-        loaded[entry.key().toStringRef()] = entry.value().toTensor();
-      }
-    }
-    torch::NoGradGuard no_grad;
-    for (auto& p : impl_->net->named_parameters()) {
-      auto it = loaded.find(p.key());
-      if (it == loaded.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": missing key '", p.key(), "'"));
-      }
-      if (it->second.sizes() != p.value().sizes()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ": '", p.key(), "' has shape [",
-            absl::StrJoin(it->second.sizes(), ","), "], expected [",
-            absl::StrJoin(p.value().sizes(), ","), "]"));
-      }
-      p.value().copy_(it->second);
-    }
-    return absl::OkStatus();
-  });
+  absl::StatusOr<TensorDict> weights = ReadTorchSaveDict(path);
+  if (!weights.ok()) return weights.status();
+  return CopyIntoModule(*weights, path, "", *impl_->net, nullptr);
 }
 
 }  // namespace cvt

@@ -7,10 +7,9 @@
 #include <vector>
 
 #include "ATen/ATen.h"
-#include "libs/base/file_io.h"
 #include "libs/models/detr_transformer.h"
+#include "libs/models/state_dict.h"
 #include "torch/nn/module.h"
-#include "torch/serialize.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
@@ -29,12 +28,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   (*net)->module().eval();
-  auto bytes = cvt::ReadFileToString(dir + "/expected.pth");
-  if (!bytes.ok()) return 1;
-  auto data =
-      torch::pickle_load(std::vector<char>(bytes->begin(), bytes->end()))
-          .toGenericDict();
-  auto t = [&](const char* k) { return data.at(k).toTensor(); };
+  auto data = cvt::ReadTorchSaveDict(dir + "/expected.pth");
+  if (!data.ok()) {
+    std::cerr << data.status() << "\n";
+    return 1;
+  }
+  auto t = [&](const char* k) { return data->at(k); };
   auto hs = (*net)->Forward(t("src"), t("mask"), t("query"), t("pos"));
   if (!hs.ok()) {
     std::cerr << hs.status() << "\n";

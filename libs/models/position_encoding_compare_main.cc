@@ -6,22 +6,21 @@
 #include <vector>
 
 #include "ATen/ATen.h"
-#include "libs/base/file_io.h"
 #include "libs/models/position_encoding.h"
-#include "torch/serialize.h"
+#include "libs/models/state_dict.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) return 2;
-  auto bytes = cvt::ReadFileToString(argv[1]);
-  if (!bytes.ok()) return 1;
-  auto data =
-      torch::pickle_load(std::vector<char>(bytes->begin(), bytes->end()))
-          .toGenericDict();
-  int64_t cases = data.at("cases").toTensor().item<int64_t>();
+  auto data = cvt::ReadTorchSaveDict(argv[1]);
+  if (!data.ok()) {
+    std::cerr << data.status() << "\n";
+    return 1;
+  }
+  int64_t cases = data->at("cases").item<int64_t>();
   double worst = 0;
   for (int64_t i = 0; i < cases; ++i) {
-    at::Tensor mask = data.at(std::to_string(i) + "_mask").toTensor();
-    at::Tensor want = data.at(std::to_string(i) + "_pos").toTensor();
+    at::Tensor mask = data->at(std::to_string(i) + "_mask");
+    at::Tensor want = data->at(std::to_string(i) + "_pos");
     at::Tensor got = cvt::SinePositionEncoding(mask, {});
     if (got.sizes() != want.sizes()) {
       std::cerr << "case " << i << ": shape " << got.sizes() << " vs "

@@ -1,20 +1,17 @@
 #include "libs/models/resnet.h"
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "libs/base/exceptions.h"
-#include "libs/base/file_io.h"
+#include "libs/models/state_dict.h"
 #include "torch/nn/module.h"
 #include "torch/nn/modules/batchnorm.h"
 #include "torch/nn/modules/container/sequential.h"
 #include "torch/nn/modules/conv.h"
 #include "torch/nn/modules/pooling.h"
-#include "torch/serialize.h"
 
 namespace cvt {
 namespace {
@@ -189,63 +186,14 @@ absl::StatusOr<std::vector<at::Tensor>> ResNet::Forward(
 }
 
 absl::Status ResNet::LoadTorchvisionStateDict(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFileToString(path);
-  if (!bytes.ok()) return bytes.status();
-  // LibTorch 1.13's unpickler reads collections.OrderedDict (the type of
-  // `model.state_dict()`) as None, since it expects one only as a tensor's
-  // backward hooks, and then fails. The pickle of such a file starts with
-  // protocol 2 and that global; say what to do instead of failing inside.
-  // (The string is split so that "\x02" does not swallow the "c".)
-  if (bytes->find("\x80\x02"
-                  "ccollections\nOrderedDict\n") != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path,
-        " holds a collections.OrderedDict, which LibTorch 1.13 cannot read; "
-        "save it as a plain dict: torch.save(dict(model.state_dict()), path)"));
-  }
-  return CallCatchingExceptions("loading " + path, [&]() -> absl::Status {
-    std::vector<char> data(bytes->begin(), bytes->end());
-    c10::IValue value = torch::pickle_load(data);
-    if (!value.isGenericDict()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          path, " does not hold a state_dict (a dict of tensors)"));
-    }
-    std::map<std::string, at::Tensor> loaded;
-    for (const auto& entry : value.toGenericDict()) {
-      if (!entry.key().isString() || !entry.value().isTensor()) continue;
-      loaded[entry.key().toStringRef()] = entry.value().toTensor();
-    }
-    std::map<std::string, at::Tensor> ours;
-    for (const auto& p : impl_->net->named_parameters())
-      ours[p.key()] = p.value();
-    for (const auto& b : impl_->net->named_buffers()) ours[b.key()] = b.value();
-    torch::NoGradGuard no_grad;
-    for (auto& [name, tensor] : ours) {
-      auto it = loaded.find(name);
-      if (it == loaded.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": missing key '", name, "'"));
-      }
-      if (it->second.sizes() != tensor.sizes()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            path, ": '", name, "' has shape [",
-            absl::StrJoin(it->second.sizes(), ","), "], expected [",
-            absl::StrJoin(tensor.sizes(), ","), "]"));
-      }
-      tensor.copy_(it->second);
-    }
-    for (const auto& [name, tensor] : loaded) {
-      bool ignorable =
-          name.rfind("fc.", 0) == 0 ||
-          (impl_->options.frozen_bn && name.size() > 20 &&
-           name.compare(name.size() - 20, 20, ".num_batches_tracked") == 0);
-      if (!ours.count(name) && !ignorable) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": unexpected key '", name, "'"));
-      }
-    }
-    return absl::OkStatus();
-  });
+  absl::StatusOr<TensorDict> weights = ReadTorchSaveDict(path);
+  if (!weights.ok()) return weights.status();
+  const bool frozen = impl_->options.frozen_bn;
+  return CopyIntoModule(
+      *weights, path, "", *impl_->net, [frozen](const std::string& name) {
+        return absl::StartsWith(name, "fc.") ||
+               (frozen && absl::EndsWith(name, ".num_batches_tracked"));
+      });
 }
 
 }  // namespace cvt

@@ -8,10 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "libs/base/file_io.h"
 #include "libs/models/resnet.h"
+#include "libs/models/state_dict.h"
 #include "torch/nn/module.h"
-#include "torch/serialize.h"
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -34,16 +33,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   (*net)->module().eval();
-  auto bytes = cvt::ReadFileToString(
+  auto data = cvt::ReadTorchSaveDict(
       dir + (options.frozen_bn ? "/expected_frozen.pth" : "/expected.pth"));
-  if (!bytes.ok()) {
-    std::cerr << bytes.status() << "\n";
+  if (!data.ok()) {
+    std::cerr << data.status() << "\n";
     return 1;
   }
-  auto expected =
-      torch::pickle_load(std::vector<char>(bytes->begin(), bytes->end()))
-          .toGenericDict();
-  auto features = (*net)->Forward(expected.at("input").toTensor());
+  auto features = (*net)->Forward(data->at("input"));
   if (!features.ok()) {
     std::cerr << features.status() << "\n";
     return 1;
@@ -51,7 +47,7 @@ int main(int argc, char** argv) {
   bool ok = true;
   const char* names[] = {"c2", "c3", "c4", "c5"};
   for (int i = 0; i < 4; ++i) {
-    at::Tensor want = expected.at(names[i]).toTensor();
+    at::Tensor want = data->at(names[i]);
     double diff = ((*features)[i] - want).abs().max().item<double>();
     std::cout << names[i] << " " << (*features)[i].sizes() << " max |diff| "
               << diff << "\n";
