@@ -188,9 +188,15 @@ absl::StatusOr<std::vector<at::Tensor>> ResNet::Forward(
 absl::Status ResNet::LoadTorchvisionStateDict(const std::string& path) {
   absl::StatusOr<TensorDict> weights = ReadTorchSaveDict(path);
   if (!weights.ok()) return weights.status();
+  return LoadWeights(*weights, path, "");
+}
+
+absl::Status ResNet::LoadWeights(const TensorDict& weights,
+                                 const std::string& source,
+                                 const std::string& prefix) {
   const bool frozen = impl_->options.frozen_bn;
   return CopyIntoModule(
-      *weights, path, "", *impl_->net, [frozen](const std::string& name) {
+      weights, source, prefix, *impl_->net, [frozen](const std::string& name) {
         return absl::StartsWith(name, "fc.") ||
                (frozen && absl::EndsWith(name, ".num_batches_tracked"));
       });

@@ -36,6 +36,7 @@
 #include "ATen/core/Tensor.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "libs/models/state_dict.h"
 
 namespace torch {
 namespace nn {
@@ -65,6 +66,12 @@ class ResNet {
   // missing or unexpected key or mismatched shape (fc.* and, with frozen
   // batch norm, num_batches_tracked are ignored).
   absl::Status LoadTorchvisionStateDict(const std::string& path);
+
+  // The same from tensors already read, named `prefix` + torchvision's name
+  // (DETR checkpoints use "backbone.0.body."); `source` names them in
+  // errors.
+  absl::Status LoadWeights(const TensorDict& weights, const std::string& source,
+                           const std::string& prefix);
 
   // `images` is N x 3 x H x W float. Returns {C2, C3, C4, C5}. Errors:
   // InvalidArgument for a bad shape, Unknown for a LibTorch failure.
