@@ -13,8 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "libs/base/file_io.h"
-#include "libs/base/json.h"
-#include "libs/base/sha256.h"
+#include "libs/tracking/run_directory.h"
 
 namespace cvt {
 namespace {
@@ -24,48 +23,6 @@ bool GlobMatches(const std::string& pattern, absl::string_view path) {
                           ? path.substr(path.find_last_of('/') + 1)
                           : path);
   return fnmatch(pattern.c_str(), subject.c_str(), 0) == 0;
-}
-
-struct ListedCheckpoint {
-  int64_t size = -1;
-  std::string sha256;
-};
-
-// Parses a checkpoints.json; on any problem returns an error and the caller
-// treats every .ckpt of that folder as not ready.
-absl::StatusOr<absl::flat_hash_map<std::string, ListedCheckpoint>>
-ReadCheckpointsIndex(const std::string& path) {
-  absl::StatusOr<rapidjson::Document> doc = ReadJsonFile(path);
-  if (!doc.ok()) return doc.status();
-  auto list =
-      doc->IsObject() ? doc->FindMember("checkpoints") : doc->MemberEnd();
-  if (!doc->IsObject() || list == doc->MemberEnd() || !list->value.IsArray()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": expected {\"checkpoints\": [...]}"));
-  }
-  absl::flat_hash_map<std::string, ListedCheckpoint> listed;
-  for (const auto& item : list->value.GetArray()) {
-    auto file = item.IsObject() ? item.FindMember("file") : item.MemberEnd();
-    if (!item.IsObject() || file == item.MemberEnd() ||
-        !file->value.IsString()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": every checkpoint needs a \"file\" string"));
-    }
-    ListedCheckpoint entry;
-    auto size = item.FindMember("size");
-    if (size != item.MemberEnd() && size->value.IsInt64()) {
-      entry.size = size->value.GetInt64();
-    }
-    auto sha = item.FindMember("sha256");
-    if (sha != item.MemberEnd() && sha->value.IsString() &&
-        IsSha256Hex(sha->value.GetString())) {
-      entry.sha256 = sha->value.GetString();
-    }
-    std::string name = file->value.GetString();
-    // Entries may name the file with its folder ("checkpoints/x.ckpt").
-    listed[name.substr(name.find_last_of('/') + 1)] = entry;
-  }
-  return listed;
 }
 
 struct Walker {
@@ -121,13 +78,15 @@ struct Walker {
     closedir(handle);
     if (!status.ok()) return status;
 
-    absl::flat_hash_map<std::string, ListedCheckpoint> listed;
+    absl::flat_hash_map<std::string, CheckpointRecord> listed;
     bool index_ok = true;
     if (has_index) {
       std::string index_path = absl::StrCat(dir, "/", kCheckpointsIndexName);
-      auto parsed = ReadCheckpointsIndex(index_path);
+      auto parsed = ReadCheckpointIndex(index_path);
       if (parsed.ok()) {
-        listed = *std::move(parsed);
+        for (CheckpointRecord& record : *parsed) {
+          listed[record.file] = std::move(record);
+        }
       } else {
         index_ok = false;
         scan->warnings.push_back(

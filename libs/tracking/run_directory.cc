@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "libs/base/file_io.h"
 #include "libs/base/json.h"
+#include "libs/base/sha256.h"
 #include "rapidjson/document.h"
 #include "rapidjson/error/en.h"
 
@@ -229,12 +230,19 @@ absl::StatusOr<MetricChunk> ReadMetricLines(const std::string& path,
 absl::StatusOr<std::vector<CheckpointRecord>> ReadCheckpointRecords(
     const std::string& run_dir) {
   std::string path = absl::StrCat(run_dir, "/checkpoints/checkpoints.json");
+  absl::StatusOr<std::vector<CheckpointRecord>> records =
+      ReadCheckpointIndex(path);
+  if (!records.ok() && records.status().code() == absl::StatusCode::kNotFound) {
+    return std::vector<CheckpointRecord>();
+  }
+  return records;
+}
+
+absl::StatusOr<std::vector<CheckpointRecord>> ReadCheckpointIndex(
+    const std::string& path) {
   std::vector<CheckpointRecord> records;
   absl::StatusOr<std::string> text = ReadFileToString(path);
-  if (!text.ok()) {
-    if (text.status().code() == absl::StatusCode::kNotFound) return records;
-    return text.status();
-  }
+  if (!text.ok()) return text.status();
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseNanAndInfFlag |
             rapidjson::kParseFullPrecisionFlag>(text->data(), text->size());
@@ -269,6 +277,7 @@ absl::StatusOr<std::vector<CheckpointRecord>> ReadCheckpointRecords(
                   last->value.GetBool();
     record.size = IntOr(item, "size", -1);
     record.sha256 = StringOr(item, "sha256");
+    if (!IsSha256Hex(record.sha256)) record.sha256.clear();
     records.push_back(std::move(record));
   }
   return records;

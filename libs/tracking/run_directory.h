@@ -113,6 +113,12 @@ struct CheckpointRecord {
 absl::StatusOr<std::vector<CheckpointRecord>> ReadCheckpointRecords(
     const std::string& run_dir);
 
+// Reads one checkpoints.json by its path. `file` entries are reduced to
+// their base names; a `sha256` that is not 64 lowercase hex digits is
+// dropped. Errors: NotFound, InvalidArgument naming the file.
+absl::StatusOr<std::vector<CheckpointRecord>> ReadCheckpointIndex(
+    const std::string& path);
+
 }  // namespace cvt
 
 #endif  // LIBS_TRACKING_RUN_DIRECTORY_H_

@@ -398,14 +398,12 @@ absl::Status Pusher::UploadText(const std::string& text,
       it->second.mtime_ns == id.mtime_ns) {
     return absl::OkStatus();
   }
-  char temp[] = "/tmp/mlflow_push_XXXXXX";
-  int fd = mkstemp(temp);
-  if (fd < 0) return ErrnoStatus(errno, "cannot create", temp);
-  close(fd);
+  // Uploads stream from files, so the text goes through a private one.
+  std::string temp = absl::StrCat("/tmp/", TempNameFor("mlflow_push_text"));
   absl::Status written = WriteFileAtomically(temp, text);
   absl::Status uploaded =
       written.ok() ? store_.UploadArtifact(tracked_, temp, remote) : written;
-  unlink(temp);
+  unlink(temp.c_str());
   CVT_RETURN_IF_ERROR(uploaded);
   state_.artifacts[remote] = id;
   ++summary_.artifacts;

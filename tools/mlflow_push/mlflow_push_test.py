@@ -252,6 +252,8 @@ def test_bad_input(binary, tmp):
         (["--run_dir", FIXTURE, "--tracking_uri", "ftp://x"], 2, "--tracking_uri"),
         (["--run_dir", FIXTURE, "--tag", "novalue"], 2, "--tag must be key=value"),
         (["get-metrics", "--tracking_uri", "file:" + tmp + "/x"], 2, "--run_id"),
+        (["pull", "--run_dir", FIXTURE], 2, "unknown subcommand 'pull'"),
+        (["--run_dir", FIXTURE, "--follow", "--interval_s", "0"], 2, "--interval_s must be > 0"),
     ]
     bad = os.path.join(tmp, "run_bad")
     shutil.copytree(FIXTURE, bad)

@@ -65,6 +65,10 @@ expect_error 2 "destination $tmp/no/such does not exist and neither does its par
 touch "$tmp/a_file"
 expect_error 2 "destination $tmp/a_file is not a folder" -- "$bin" --src "$src" --dst "$tmp/a_file"
 expect_error 2 "--transport must be" -- "$bin" --src "$src" --dst "$tmp/d" --transport ftp
+expect_error 2 "--threads must be in \[0, 64\]" -- "$bin" --src "$src" --dst "$tmp/d" --threads 65
+expect_error 2 "--progress must be auto, bar, json or none" -- \
+  "$bin" --src "$src" --dst "$tmp/d" --progress loud
+expect_error 2 "--interval_s must be > 0" -- "$bin" --src "$src" --dst "$tmp/d" --interval_s 0
 expect_error 2 "--dry_run and --follow cannot be combined" -- \
   "$bin" --src "$src" --dst "$tmp/d" --dry_run --follow
 expect_error 2 "no Databricks host configured" -- \
