@@ -21,9 +21,11 @@ export CVT_PYTHON
 CVT_MLFLOW_PYTHON="${CVT_MLFLOW_VENV:-$HOME/.cache/cvtools/mlflow-venv}/bin/python"
 export CVT_MLFLOW_PYTHON
 
+stamp=$(mktemp)
+trap 'rm -f "$stamp"' EXIT
 echo "== bazel test //..."
 bazel test --nocache_test_results //... "$@"
 status=$?
 
-/usr/bin/python3 scripts/test_summary.py bazel-testlogs || true
+/usr/bin/python3 scripts/test_summary.py bazel-testlogs --since "$stamp" || true
 exit "$status"

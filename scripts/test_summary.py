@@ -1,6 +1,10 @@
 """Counts test cases in Bazel's test.xml files and prints 'N passed, N failed'.
 
-Usage: python3 scripts/test_summary.py bazel-testlogs
+Usage: python3 scripts/test_summary.py bazel-testlogs [--since STAMP_FILE]
+
+With --since, only test.xml files written after STAMP_FILE count: the logs of
+test targets that no longer exist stay in bazel-testlogs and would otherwise
+be counted again.
 """
 
 import pathlib
@@ -8,10 +12,12 @@ import sys
 import xml.etree.ElementTree as ElementTree
 
 
-def main(root: str) -> int:
+def main(root: str, since: float) -> int:
     passed = failed = skipped = 0
     failed_names = []
     for xml_path in sorted(pathlib.Path(root).rglob("test.xml")):
+        if xml_path.stat().st_mtime < since:
+            continue
         try:
             tree = ElementTree.parse(xml_path)
         except ElementTree.ParseError:
@@ -33,4 +39,10 @@ def main(root: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "bazel-testlogs"))
+    args = sys.argv[1:]
+    since = 0.0
+    if "--since" in args:
+        i = args.index("--since")
+        since = pathlib.Path(args[i + 1]).stat().st_mtime
+        del args[i:i + 2]
+    sys.exit(main(args[0] if args else "bazel-testlogs", since))
