@@ -146,4 +146,19 @@ inline status_matchers_internal::StatusIsMatcher StatusIs(
 
 }  // namespace cvt
 
+// In a test: evaluates `rexpr`, an `absl::StatusOr<T>`; on error fails the
+// test (ASSERT semantics, naming the status); otherwise moves the value into
+// `lhs`, a declaration or an existing lvalue.
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr) \
+  ASSERT_OK_AND_ASSIGN_IMPL_(            \
+      CVT_MATCHERS_CONCAT_(cvt_assert_statusor_, __LINE__), lhs, rexpr)
+
+#define ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, rexpr) \
+  auto statusor = (rexpr);                               \
+  ASSERT_TRUE(statusor.ok()) << statusor.status();       \
+  lhs = *std::move(statusor)
+
+#define CVT_MATCHERS_CONCAT_INNER_(x, y) x##y
+#define CVT_MATCHERS_CONCAT_(x, y) CVT_MATCHERS_CONCAT_INNER_(x, y)
+
 #endif  // LIBS_BASE_STATUS_MATCHERS_H_

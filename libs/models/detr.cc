@@ -133,6 +133,42 @@ std::vector<at::Tensor> Detr::parameters() {
   return out;
 }
 
+namespace {
+
+void AppendNamed(const std::string& prefix,
+                 const torch::OrderedDict<std::string, at::Tensor>& named,
+                 std::vector<std::pair<std::string, at::Tensor>>& out) {
+  for (const auto& item : named) {
+    out.emplace_back(prefix + item.key(), item.value());
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, at::Tensor>> Detr::named_parameters() {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  AppendNamed("backbone.0.body.", impl_->backbone->module().named_parameters(),
+              out);
+  AppendNamed("transformer.", impl_->transformer->module().named_parameters(),
+              out);
+  AppendNamed("", impl_->heads->named_parameters(), out);
+  return out;
+}
+
+std::vector<std::pair<std::string, at::Tensor>> Detr::named_buffers() {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  AppendNamed("backbone.0.body.", impl_->backbone->module().named_buffers(),
+              out);
+  AppendNamed("transformer.", impl_->transformer->module().named_buffers(),
+              out);
+  AppendNamed("", impl_->heads->named_buffers(), out);
+  return out;
+}
+
+absl::Status Detr::LoadBackboneStateDict(const std::string& path) {
+  return impl_->backbone->LoadTorchvisionStateDict(path);
+}
+
 void Detr::train(bool on) {
   impl_->backbone->module().train(on);
   impl_->transformer->module().train(on);

@@ -25,6 +25,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ATen/core/Tensor.h"
@@ -61,8 +62,18 @@ class Detr {
   // Loads a `torch.save`d plain dict with the reference names (see above).
   absl::Status LoadStateDict(const std::string& path);
 
-  // Every trainable tensor (backbone, heads, transformer).
+  // Every parameter (backbone, heads, transformer), frozen ones included.
   std::vector<at::Tensor> parameters();
+  // The same with the reference names (`backbone.0.body.layer1.0.conv1.weight`,
+  // `transformer.encoder.layers.0...`, `class_embed.weight`, ...), the keys
+  // LoadStateDict reads; checkpoints store them.
+  std::vector<std::pair<std::string, at::Tensor>> named_parameters();
+  // Batch-norm statistics (empty with frozen batch norm, whose statistics
+  // are parameters-like buffers too), by reference name.
+  std::vector<std::pair<std::string, at::Tensor>> named_buffers();
+  // Loads the torchvision names of a backbone state_dict
+  // (ResNet::LoadTorchvisionStateDict).
+  absl::Status LoadBackboneStateDict(const std::string& path);
   void train(bool on);
 
  private:

@@ -5,10 +5,9 @@
 // ResNet-18/34/50 backbones (He et al. 2016) in LibTorch whose parameter and
 // buffer names are torchvision's (`conv1.weight`, `layer2.0.downsample.1.
 // running_mean`, ...), so a torchvision.models.resnet{18,34,50} state_dict
-// written by Python's `torch.save` loads directly, as long as it was saved
-// as a plain dict: `torch.save(dict(model.state_dict()), path)`. (LibTorch
-// 1.13's unpickler reads `collections.OrderedDict`, the type `state_dict()`
-// returns, as None; such files are refused with that advice.) `frozen_bn`
+// written by Python's `torch.save` loads directly, whether saved as the
+// OrderedDict of `torch.save(model.state_dict(), path)` or as a plain dict
+// (state_dict.h reads both). `frozen_bn`
 // replaces batch norm with torchvision's FrozenBatchNorm2d semantics (fixed
 // affine transform from the stored statistics, eps 1e-5; what DETR trains
 // with).
@@ -61,8 +60,9 @@ class ResNet {
   ~ResNet();
 
   // Copies every tensor of a torchvision state_dict (a `torch.save` file of
-  // a dict) into the backbone. Errors: NotFound for the file,
-  // InvalidArgument for an OrderedDict file (see above) and naming the first
+  // a dict or OrderedDict) into the backbone. Errors: NotFound for the file,
+  // InvalidArgument naming the file when it is not a torch.save archive, and
+  // naming the first
   // missing or unexpected key or mismatched shape (fc.* and, with frozen
   // batch norm, num_batches_tracked are ignored).
   absl::Status LoadTorchvisionStateDict(const std::string& path);

@@ -1,6 +1,7 @@
 """Writes what resnet_test compares against: a torchvision ResNet's
-state_dict (torch.save), an input batch and the outputs of layer1..layer4,
-computed by Python torch in eval mode. Batch-norm statistics and affine
+state_dict (torch.save; an OrderedDict for ResNet-18, a dict otherwise), an
+input batch and the outputs of layer1..layer4, computed by Python torch in
+eval mode. Batch-norm statistics and affine
 parameters are randomised first, so the comparison covers them.
 
 Usage (Debian's python3-torch and python3-torchvision):
@@ -49,10 +50,13 @@ def main():
             y = layer(y)
             frozen_feats.append(y)
     os.makedirs(args.out, exist_ok=True)
-    torch.save(dict(net.state_dict()), os.path.join(args.out, "state_dict.pth"))
-    # What `torch.save(model.state_dict())` writes, which LibTorch 1.13 cannot
-    # read: the loader must refuse it with advice.
-    torch.save(net.state_dict(), os.path.join(args.out, "ordered_state_dict.pth"))
+    # ResNet-18 as people usually save torchvision weights, the OrderedDict
+    # `torch.save(model.state_dict())`; ResNet-50 as a plain dict, so the
+    # test covers both.
+    state_dict = net.state_dict()
+    if args.depth != 18:
+        state_dict = dict(state_dict)
+    torch.save(state_dict, os.path.join(args.out, "state_dict.pth"))
     torch.save({"input": x, "c2": feats[0], "c3": feats[1], "c4": feats[2], "c5": feats[3]},
                os.path.join(args.out, "expected.pth"))
     torch.save({"input": x, "c2": frozen_feats[0], "c3": frozen_feats[1],

@@ -1,46 +1,89 @@
 #include "libs/models/state_dict.h"
 
+#include <cstring>
 #include <string>
-#include <vector>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "c10/core/CPUAllocator.h"
 #include "libs/base/exceptions.h"
 #include "libs/base/file_io.h"
+#include "libs/base/status_macros.h"
+#include "libs/models/stored_zip.h"
+#include "libs/models/torch_pickle.h"
 #include "torch/nn/module.h"
-#include "torch/serialize.h"
 
 namespace cvt {
+namespace {
+
+// A record the archive lacks is the file's fault, like a corrupt one.
+absl::Status FileError(const std::string& path, const absl::Status& status) {
+  absl::StatusCode code = status.code() == absl::StatusCode::kNotFound
+                              ? absl::StatusCode::kInvalidArgument
+                              : status.code();
+  return absl::Status(code, absl::StrCat(path, ": ", status.message()));
+}
+
+// Reads the torch.save archive in `contents`.
+absl::StatusOr<TorchPickleEntries> ReadArchive(absl::string_view contents) {
+  // The legacy format (`_use_new_zipfile_serialization=False`) starts with
+  // the pickle of a magic number; say so rather than "not a zip archive".
+  if (absl::StartsWith(contents, "\x80\x02\x8a\x0a")) {
+    return absl::InvalidArgumentError(
+        "torch.save's legacy format is not supported; save it again with the "
+        "default _use_new_zipfile_serialization=True");
+  }
+  CVT_ASSIGN_OR_RETURN(StoredZip zip, StoredZip::Parse(contents));
+  // Every record sits in one folder, named after the file it was saved to
+  // (or "archive"); PyTorch takes it from the first entry.
+  if (zip.names().empty() ||
+      zip.names().front().find('/') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        "not a torch.save archive (no <archive>/ folder)");
+  }
+  const std::string folder =
+      zip.names().front().substr(0, zip.names().front().find('/') + 1);
+  if (zip.Has(folder + "byteorder")) {
+    CVT_ASSIGN_OR_RETURN(absl::string_view order,
+                         zip.Read(folder + "byteorder"));
+    if (order != "little") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("written on a '", order,
+                       "'-endian machine; only little-endian files are read"));
+    }
+  }
+  CVT_ASSIGN_OR_RETURN(absl::string_view pickle, zip.Read(folder + "data.pkl"));
+  return UnpickleTensorDict(
+      pickle, [&](const std::string& key) -> absl::StatusOr<TorchStorageBytes> {
+        CVT_ASSIGN_OR_RETURN(absl::string_view record,
+                             zip.Read(folder + "data/" + key));
+        return CallCatchingExceptions(
+            "allocating storage " + key,
+            [&]() -> absl::StatusOr<TorchStorageBytes> {
+              TorchStorageBytes bytes;
+              bytes.size = record.size();
+              bytes.data = c10::GetCPUAllocator()->allocate(bytes.size);
+              if (bytes.size > 0) {
+                std::memcpy(bytes.data.get(), record.data(), bytes.size);
+              }
+              return bytes;
+            });
+      });
+}
+
+}  // namespace
 
 absl::StatusOr<TensorDict> ReadTorchSaveDict(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFileToString(path);
-  if (!bytes.ok()) return bytes.status();
-  // The pickle of an OrderedDict file starts with protocol 2 and that
-  // global. (The literal is split so that "\x02" does not swallow the "c".)
-  if (bytes->find("\x80\x02"
-                  "ccollections\nOrderedDict\n") != std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path,
-        " holds a collections.OrderedDict, which LibTorch 1.13 cannot read; "
-        "save it as a plain dict: torch.save(dict(model.state_dict()), path)"));
-  }
-  return CallCatchingExceptions(
-      "loading " + path, [&]() -> absl::StatusOr<TensorDict> {
-        c10::IValue value =
-            torch::pickle_load(std::vector<char>(bytes->begin(), bytes->end()));
-        if (!value.isGenericDict()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat(path, " does not hold a dict of tensors"));
-        }
-        TensorDict out;
-        for (const auto& entry : value.toGenericDict()) {
-          if (entry.key().isString() && entry.value().isTensor()) {
-            out[entry.key().toStringRef()] = entry.value().toTensor();
-          }
-        }
-        return out;
-      });
+  CVT_ASSIGN_OR_RETURN(MappedFile file, MappedFile::Open(path));
+  absl::StatusOr<TorchPickleEntries> entries = ReadArchive(file.contents());
+  if (!entries.ok()) return FileError(path, entries.status());
+  TensorDict out;
+  // A pickled dict has unique keys; should one repeat, the last wins.
+  for (auto& [key, tensor] : *entries) out[key] = std::move(tensor);
+  return out;
 }
 
 absl::Status CopyIntoModule(

@@ -4,11 +4,19 @@
 //
 // Reading weights written by Python's `torch.save` into LibTorch modules.
 //
-// LibTorch 1.13's `pickle_load` reads a `torch.save`d dict of tensors, but
-// turns `collections.OrderedDict` (the type `model.state_dict()` returns)
-// into None, since it expects one only as a tensor's backward hooks. Such
-// files are refused with the fix in the message: save
-// `dict(model.state_dict())`.
+// `ReadTorchSaveDict` reads the zip archive `torch.save` writes by default
+// (with `StoredZip`, stored_zip.h) and evaluates its pickle with
+// `UnpickleTensorDict` (torch_pickle.h), not with LibTorch's `pickle_load`,
+// which in 1.13 turns `collections.OrderedDict` into None. So both
+// `torch.save(model.state_dict(), path)` (an OrderedDict; its `_metadata` is
+// ignored) and `torch.save(dict(model.state_dict()), path)` load, as does
+// any top-level dict of tensors of the plain dtypes (float, double, half,
+// bfloat16, int64/32/16/8, uint8, bool, complex). Tensors keep the saved
+// offset and strides, so entries that were views of one storage (a
+// transpose, a slice) still share it; all land on the CPU. Not read: the
+// legacy pre-1.6 format, nested checkpoints (`{"model": state_dict}`: only
+// the top level is searched), big-endian files, quantized or sparse
+// tensors, TorchScript archives.
 //
 // Example:
 //
@@ -36,9 +44,11 @@ namespace cvt {
 
 using TensorDict = std::map<std::string, at::Tensor>;
 
-// The string-keyed tensors of a `torch.save`d dict (other entries are
-// skipped). Errors: NotFound for the file, InvalidArgument for an
-// OrderedDict or a file that holds no dict, Unknown for a LibTorch failure.
+// The string-keyed tensors of a `torch.save`d dict or OrderedDict (other
+// entries are skipped). Errors name `path`: NotFound / PermissionDenied for
+// the file, InvalidArgument for a file that is not a torch.save zip
+// archive, is truncated or corrupt, or holds no dict; ResourceExhausted
+// when memory runs out. Thread-safe.
 absl::StatusOr<TensorDict> ReadTorchSaveDict(const std::string& path);
 
 // Copies `weights[prefix + name]` into every parameter and buffer `name` of
