@@ -38,6 +38,31 @@ bool IsUnsupportedAbslFlag(absl::string_view name) {
 
 }  // namespace
 
+std::vector<std::string> TakeRepeatedFlag(int& argc, char** argv,
+                                          absl::string_view name) {
+  std::vector<std::string> values;
+  const std::string eq = absl::StrCat("--", name, "=");
+  const std::string bare = absl::StrCat("--", name);
+  int out = argc > 0 ? 1 : 0;
+  for (int i = out; i < argc; ++i) {
+    const absl::string_view arg(argv[i]);
+    if (arg == "--") {
+      for (; i < argc; ++i) argv[out++] = argv[i];
+      break;
+    }
+    if (absl::StartsWith(arg, eq)) {
+      values.emplace_back(arg.substr(eq.size()));
+    } else if (arg == bare && i + 1 < argc) {
+      values.emplace_back(argv[++i]);
+    } else {
+      argv[out++] = argv[i];
+    }
+  }
+  argc = out;
+  argv[argc] = nullptr;
+  return values;
+}
+
 std::vector<char*> ParseFlagsOrExit2(int argc, char** argv) {
   const std::string program = ProgramName(argc > 0 ? argv[0] : nullptr);
   if (argc > 0) absl::flags_internal::SetProgramInvocationName(argv[0]);

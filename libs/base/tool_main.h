@@ -34,6 +34,14 @@ inline constexpr char kCvtoolsVersion[] = "0.1.0";
 // `--nobool`, `-name`; `--` ends the flags). Returns argv[0] followed by the
 // positional arguments.
 //
+// Removes every occurrence of the flag `--name=V` / `--name V` from argv
+// (before ParseFlagsOrExit2) and returns the values in order. Abseil's
+// vector flags keep only the last occurrence and split on commas; this keeps
+// all of them whole, for repeatable flags such as `--set k=[480,512]`.
+// `argc` is updated; argv[argc] stays a null pointer.
+std::vector<std::string> TakeRepeatedFlag(int& argc, char** argv,
+                                          absl::string_view name);
+
 // Exits the process:
 //   - with 0 after printing help (`--help`, `--helpfull`, `--helpshort`,
 //     `--helpmatch=S`) or the version (`--version`) to stdout;
