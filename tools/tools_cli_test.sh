@@ -63,9 +63,9 @@ expect 2 "optimizer.lr: must be > 0" stderr -- \
   tools/train/train fit --config=$cfg --data=d --run_dir=r --set=optimizer.lr=0
 expect 2 "--checkpoint is required" stderr -- tools/train/train test --data=d
 
-# Valid requests for what is not built yet: exit 1, say so, write nothing.
-expect 1 "not available in this release yet" stderr -- \
-  tools/train/train fit --config=$cfg --data=d --run_dir="$TEST_TMPDIR/run"
+# A missing data folder: exit 2 naming the file, nothing written.
+expect 2 "categories.json" stderr -- \
+  tools/train/train fit --config=$cfg --data="$TEST_TMPDIR/nodata" --run_dir="$TEST_TMPDIR/run"
 [ -e "$TEST_TMPDIR/run" ] && { echo "FAIL: train wrote $TEST_TMPDIR/run"; failures=$((failures + 1)); }
 
 # evaluate_map: exit codes on real files, results from stdin.

@@ -11,11 +11,13 @@
 #include "tools/train/train.h"
 
 ABSL_FLAG(std::string, config, "", "Pipeline config (.textproto or .json).");
-ABSL_FLAG(
-    std::vector<std::string>, set, {},
-    "Overrides as dotted paths: --set=trainer.max_epochs=20 (repeatable).");
-ABSL_FLAG(std::vector<std::string>, set_file, {},
-          "Text-proto files merged over --config, in order.");
+// --set and --set_file are repeatable: main() takes every occurrence out of
+// argv before the flags are parsed; these definitions give --help its text.
+ABSL_FLAG(std::string, set, "",
+          "Override as a dotted path, repeatable: --set trainer.max_epochs=20 "
+          "--set augmentation.train_min_sizes=[480,512].");
+ABSL_FLAG(std::string, set_file, "",
+          "Text-proto file merged over --config, repeatable, in order.");
 ABSL_FLAG(std::string, data, "", "Dataset folder written by coco_prep.");
 ABSL_FLAG(std::string, run_dir, "",
           "Run directory: run.json, metrics.jsonl, checkpoints/.");
@@ -24,6 +26,12 @@ ABSL_FLAG(std::string, checkpoint, "", "Checkpoint for validate/test/predict.");
 ABSL_FLAG(std::string, images, "", "Images folder for predict.");
 ABSL_FLAG(std::string, out, "", "COCO results file written by predict.");
 ABSL_FLAG(int, threads, 0, "Intra-op threads; 0 = all cores.");
+ABSL_FLAG(
+    bool, exist_ok, false,
+    "fit: train a fresh run even if --run_dir already holds checkpoints.");
+ABSL_FLAG(int64_t, stop_after_steps, 0,
+          "fit (testing): behave as if SIGTERM arrived after N optimizer "
+          "steps.");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -33,6 +41,10 @@ int main(int argc, char** argv) {
       "       train validate|test --checkpoint CKPT --data DIR\n"
       "       train predict --checkpoint CKPT --images DIR|--data DIR --out "
       "results.json");
+  const std::vector<std::string> sets =
+      cvt::TakeRepeatedFlag(argc, argv, "set");
+  const std::vector<std::string> set_files =
+      cvt::TakeRepeatedFlag(argc, argv, "set_file");
   std::vector<char*> args = cvt::ParseFlagsOrExit2(argc, argv);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
@@ -44,10 +56,10 @@ int main(int argc, char** argv) {
   cvt::TrainOptions options;
   options.subcommand = args.size() > 1 ? args[1] : "";
   options.config_path = cvt::ResolveUserPath(absl::GetFlag(FLAGS_config));
-  for (const std::string& file : absl::GetFlag(FLAGS_set_file)) {
+  for (const std::string& file : set_files) {
     options.override_files.push_back(cvt::ResolveUserPath(file));
   }
-  options.overrides = absl::GetFlag(FLAGS_set);
+  options.overrides = sets;
   options.data_dir = cvt::ResolveUserPath(absl::GetFlag(FLAGS_data));
   options.run_dir = cvt::ResolveUserPath(absl::GetFlag(FLAGS_run_dir));
   options.resume = absl::GetFlag(FLAGS_resume);
@@ -55,5 +67,14 @@ int main(int argc, char** argv) {
   options.images_dir = cvt::ResolveUserPath(absl::GetFlag(FLAGS_images));
   options.out_path = cvt::ResolveUserPath(absl::GetFlag(FLAGS_out));
   options.threads = absl::GetFlag(FLAGS_threads);
-  return cvt::ExitCode("train", cvt::RunTrain(options));
+  options.exist_ok = absl::GetFlag(FLAGS_exist_ok);
+  options.stop_after_steps = absl::GetFlag(FLAGS_stop_after_steps);
+  const absl::Status status = cvt::RunTrain(options);
+  // A non-finite training loss has its own exit code, so a pipeline can tell
+  // divergence from other failures.
+  if (absl::IsDataLoss(status)) {
+    cvt::ExitCode("train", status);
+    return 3;
+  }
+  return cvt::ExitCode("train", status);
 }

@@ -8,6 +8,7 @@
 #ifndef TOOLS_TRAIN_TRAIN_H_
 #define TOOLS_TRAIN_TRAIN_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,9 +39,16 @@ struct TrainOptions {
   std::string out_path;
   // Intra-op threads; 0 = all cores.
   int threads = 0;
+  // fit: allow a fresh run beside existing checkpoints.
+  bool exist_ok = false;
+  // fit, for tests: stop as after SIGTERM once this many optimizer steps
+  // are done (0 = never).
+  int64_t stop_after_steps = 0;
 };
 
-// InvalidArgument for a bad subcommand, missing flags or an invalid config.
+// InvalidArgument for a bad subcommand, missing flags or an invalid config;
+// otherwise what libs/train/trainer.h's Fit, Evaluate and Predict return
+// (Aborted after SIGTERM/SIGINT, DataLoss for a non-finite loss).
 absl::Status RunTrain(const TrainOptions& options);
 
 }  // namespace cvt
