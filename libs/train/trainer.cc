@@ -418,6 +418,8 @@ class FitRun {
   std::map<std::string, double> last_val_metrics_;
   std::map<std::string, CheckpointRecord> index_;
   std::string preemption_path_;
+  // Progress as a bar redrawn in place (stderr is a terminal).
+  bool tty_ = isatty(2) != 0;
   // The epoch's training loss so far (kept in preemption saves).
   double epoch_loss_ = 0;
   int64_t epoch_images_ = 0;
@@ -425,6 +427,19 @@ class FitRun {
 
 absl::Status FitRun::Prepare() {
   SetThreads(options_.threads);
+  // CPU kernels are deterministic for a fixed thread count; ON/WARN also
+  // make LibTorch refuse (or warn about) nondeterministic CUDA kernels.
+  switch (config_.trainer().deterministic()) {
+    case TrainerConfig::ON:
+      at::globalContext().setDeterministicAlgorithms(true, false);
+      break;
+    case TrainerConfig::WARN:
+      at::globalContext().setDeterministicAlgorithms(true, true);
+      break;
+    case TrainerConfig::OFF:
+      at::globalContext().setDeterministicAlgorithms(false, false);
+      break;
+  }
   const DataConfig& data = config_.data();
   CVT_ASSIGN_OR_RETURN(DetectionDatasetOptions dataset_options,
                        DatasetOptionsFromProto(data));
@@ -803,12 +818,24 @@ absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
                                         window_start)
               .count();
       if (!options_.quiet) {
-        std::cerr << absl::StrFormat(
+        const std::string line = absl::StrFormat(
             "train: epoch %d/%d batch %d/%d step %d loss %.4f lr %.3g "
-            "%.1f img/s\n",
+            "%.1f img/s",
             epoch + 1, trainer.max_epochs(), batch_index, batches, global_step_,
             step_loss / step_images, optimizer_->groups()[0].lr,
             window_images / std::max(seconds, 1e-9));
+        if (tty_) {
+          // One status line redrawn in place, with a bar over the epoch.
+          const int width = 20;
+          const int filled = static_cast<int>(width * batch_index /
+                                              std::max<int64_t>(batches, 1));
+          std::cerr << "\r\x1b[K[" << std::string(filled, '#')
+                    << std::string(width - filled, ' ') << "] " << line
+                    << std::flush;
+          if (batch_index == batches) std::cerr << "\n";
+        } else {
+          std::cerr << line << "\n";
+        }
       }
       curves_.Add("train/loss", global_step_, step_loss / step_images);
       window_start = std::chrono::steady_clock::now();
@@ -863,6 +890,12 @@ absl::Status FitRun::ValidateAndCheckpoint(int64_t epoch) {
     CVT_RETURN_IF_ERROR(Log(name, value, epoch));
   }
   last_val_metrics_ = outcome.metrics;
+  if (config_.trainer().compute_val_map()) {
+    // The latest validation predictions (COCO results, original ids).
+    CVT_RETURN_IF_ERROR(MakeDirs(options_.run_dir + "/predictions"));
+    CVT_RETURN_IF_ERROR(WriteCocoResults(
+        outcome.detections, options_.run_dir + "/predictions/val.json"));
+  }
   if (outcome.metrics.count("val/map")) {
     curves_.Add("val/map", global_step_, outcome.metrics["val/map"]);
     curves_.Add("val/map_50", global_step_, outcome.metrics["val/map_50"]);
@@ -973,6 +1006,9 @@ absl::Status FitRun::Run() {
       status = ValidateAndCheckpoint(epoch);
     }
     CVT_RETURN_IF_ERROR(writer_->Heartbeat());
+    // A signal during validation stops after it (its checkpoints are
+    // written, so the run resumes at the next epoch).
+    if (g_stop_signal.load() != 0) stop_requested_ = true;
     if (stop_requested_) break;
   }
   absl::Status plots =

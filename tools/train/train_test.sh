@@ -36,6 +36,8 @@ same_metrics() {  # dir_a dir_b: name, value, step, epoch of every line
 "$train" fit "${common[@]}" --run_dir "$TEST_TMPDIR/a" 2>"$TEST_TMPDIR/a.log" || { cat "$TEST_TMPDIR/a.log"; fail "fit a"; }
 grep -q '"status": "FINISHED"' "$TEST_TMPDIR/a/run.json" || fail "run a is not FINISHED"
 [ -s "$TEST_TMPDIR/a/plots/training_curves.png" ] || fail "no training curves"
+[ -s "$TEST_TMPDIR/a/predictions/val.json" ] || fail "no validation predictions"
+grep -q '"best": true' "$TEST_TMPDIR/a/checkpoints/checkpoints.json" || fail "checkpoints.json marks no best"
 "$train" fit "${common[@]}" --run_dir "$TEST_TMPDIR/b" 2>/dev/null || fail "fit b"
 same_weights "$TEST_TMPDIR/a" "$TEST_TMPDIR/b" && echo "ok: two runs with one seed are bit-identical" || fail "two runs differ"
 
