@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The cvtools pipeline end to end:
+#   data -> coco_prep -> train fit (volume_sync --follow beside it)
+#        -> train test + train predict -> evaluate_map -> mlflow_push (always)
+#
+# Usage: workflows/pipeline.sh [--out DIR] [--images DIR --annotations FILE]
+#          [--config FILE] [--tracking_uri URI] [--experiment NAME] [--volume DEST]
+#          [--bin DIR] [--threads N] [-- EXTRA_TRAIN_FIT_FLAGS...]
+#   --out           working folder (default out/pipeline); each run gets out/<run>/
+#   --images/--annotations  a COCO dataset (default: generated shapes data,
+#                   libs/data/write_synthetic_coco, 120 images)
+#   --config        train config (default configs/yolo_nano_shapes.textproto)
+#   --tracking_uri  MLflow (default file:<out>/mlruns; http://..., databricks)
+#   --volume        where checkpoints are synced (default <out>/volume; /Volumes/...)
+#   --bin           folder with tools/<tool>/<tool> binaries (default bazel-bin)
+# Extra flags after -- go to `train fit` (e.g. --set trainer.max_epochs=5).
+# Exits non-zero naming the failed step; mlflow_push runs even after a failed
+# training so no MLflow run stays RUNNING.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=out/pipeline
+images=""
+annotations=""
+config=configs/yolo_nano_shapes.textproto
+tracking_uri=""
+experiment=cvtools-pipeline
+volume=""
+bin=bazel-bin
+threads=0
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) out="$2"; shift 2 ;;
+    --images) images="$2"; shift 2 ;;
+    --annotations) annotations="$2"; shift 2 ;;
+    --config) config="$2"; shift 2 ;;
+    --tracking_uri) tracking_uri="$2"; shift 2 ;;
+    --experiment) experiment="$2"; shift 2 ;;
+    --volume) volume="$2"; shift 2 ;;
+    --bin) bin="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "pipeline: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+[ -n "$tracking_uri" ] || tracking_uri="file:$out/mlruns"
+[ -n "$volume" ] || volume="$out/volume"
+run_id="run-$(date -u +%Y%m%dT%H%M%SZ)-$$"
+work="$out/$run_id"
+mkdir -p "$work"
+step() { echo; echo "=== [$1] $2"; }
+die() { echo "pipeline: step '$1' failed (exit $2); see above" >&2; exit "$2"; }
+
+if [ -z "$images" ]; then
+  step data "generating the shapes data set"
+  "$bin/libs/data/write_synthetic_coco" --raw --out "$work/raw" --train 80 --val 20 --test 20 \
+    --min_size 128 --max_size 160 || die data $?
+  images="$work/raw/images"
+  annotations="$work/raw/annotations.json"
+fi
+
+step coco_prep "validating and splitting $annotations"
+"$bin/tools/coco_prep/coco_prep" --images="$images" --annotations="$annotations" \
+  --out="$work/prepared" --splits=train=0.7,val=0.15,test=0.15 || die coco_prep $?
+
+step train "train fit ($config), volume_sync --follow to $volume"
+mkdir -p "$work/run" "$volume"
+"$bin/tools/volume_sync/volume_sync" --src "$work/run" --dst "$volume/$run_id" --follow \
+  --include '*.ckpt,checkpoints.json' >"$work/volume_sync.json" 2>"$work/volume_sync.log" &
+sync_pid=$!
+"$bin/tools/train/train" fit --config "$config" --data "$work/prepared" --run_dir "$work/run" \
+  --threads "$threads" "${extra[@]}"
+train_rc=$?
+wait $sync_pid
+sync_rc=$?
+
+eval_rc=0
+if [ $train_rc -eq 0 ]; then
+  step test "train test and train predict with the last checkpoint"
+  ckpt="$work/run/checkpoints/last.ckpt"
+  mkdir -p "$work/run/eval" "$work/run/predictions"
+  "$bin/tools/train/train" test --checkpoint "$ckpt" --data "$work/prepared" \
+    --out "$work/run/eval/test_metrics.json" --threads "$threads" || eval_rc=$?
+  "$bin/tools/train/train" predict --checkpoint "$ckpt" --data "$work/prepared" \
+    --out "$work/run/predictions/test.json" --threads "$threads" || eval_rc=$?
+  step evaluate_map "COCO mAP of the test predictions"
+  "$bin/tools/evaluate_map/evaluate_map" --gt "$work/prepared/annotations/test.json" \
+    --dt "$work/run/predictions/test.json" --out "$work/run/eval/evaluate_map.json" \
+    --plots_dir "$work/run/plots/eval" || eval_rc=$?
+fi
+
+step mlflow_push "pushing $work/run to $tracking_uri (experiment $experiment)"
+"$bin/tools/mlflow_push/mlflow_push" --run_dir "$work/run" --tracking_uri "$tracking_uri" \
+  --experiment "$experiment" >"$work/mlflow_push.json"
+push_rc=$?
+cat "$work/mlflow_push.json"
+
+echo
+echo "=== summary"
+echo "run directory : $work/run"
+echo "checkpoints   : $work/run/checkpoints (synced to $volume/$run_id)"
+echo "plots         : $work/run/plots"
+if [ -f "$work/run/eval/evaluate_map.json" ]; then
+  python3 - "$work/run/eval/evaluate_map.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+s = r["stats_by_name"]
+print("test mAP      : %.4f   mAP50: %.4f" % (s["AP"], s["AP50"]))
+PY
+fi
+[ $train_rc -eq 0 ] || die train $train_rc
+[ $sync_rc -eq 0 ] || die volume_sync $sync_rc
+[ $eval_rc -eq 0 ] || die evaluate $eval_rc
+[ $push_rc -eq 0 ] || die mlflow_push $push_rc
+echo "pipeline: done"
