@@ -84,6 +84,19 @@ sys.exit(0 if c['global_step'] == 4 else 'global_step %d, expected 4' % c['globa
 "$train" fit "${common[@]}" --run_dir "$TEST_TMPDIR/a" 2>"$TEST_TMPDIR/again.log"; rc=$?
 [ $rc -eq 2 ] && grep -q "already holds checkpoints" "$TEST_TMPDIR/again.log" || fail "fresh run into a used dir: rc $rc"
 
+# Bad resumes and monitors: exit 2 naming the problem, nothing trained.
+"$train" fit "${common[@]}" --run_dir "$TEST_TMPDIR/none" --resume last 2>"$TEST_TMPDIR/r1.log"; rc=$?
+[ $rc -eq 2 ] && grep -q "no last\*.ckpt in .*none/checkpoints" "$TEST_TMPDIR/r1.log" || \
+  fail "--resume without checkpoints: rc $rc: $(cat "$TEST_TMPDIR/r1.log")"
+"$train" fit "${common[@]}" --run_dir "$TEST_TMPDIR/a" --resume last --set optimizer.lr=0.5 \
+  2>"$TEST_TMPDIR/r2.log"; rc=$?
+[ $rc -eq 2 ] && grep -q "cannot change on resume" "$TEST_TMPDIR/r2.log" || \
+  fail "--resume with a changed lr: rc $rc: $(tail -1 "$TEST_TMPDIR/r2.log")"
+"$train" fit "${common[@]}" --run_dir "$TEST_TMPDIR/nomap" --set trainer.compute_val_map=false \
+  2>"$TEST_TMPDIR/r3.log"; rc=$?
+[ $rc -eq 2 ] && grep -q "is not among the logged metrics" "$TEST_TMPDIR/r3.log" && \
+  [ ! -e "$TEST_TMPDIR/nomap/run.json" ] || fail "val/map monitor without mAP: rc $rc: $(tail -1 "$TEST_TMPDIR/r3.log")"
+
 # A non-finite loss: exit 3 naming the step and the images.
 "$train" fit "${common[@]}" --run_dir "$TEST_TMPDIR/nan" --set optimizer.lr=1e12 \
   --set optimizer.gradient_clip_norm=0 2>"$TEST_TMPDIR/nan.log"; rc=$?
