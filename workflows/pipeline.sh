@@ -96,7 +96,7 @@ if runs train; then
   resume=()
   # A retried task (preemption) continues bit-identically from last.ckpt.
   ls "$work/run/checkpoints/"last*.ckpt >/dev/null 2>&1 && resume=(--resume last)
-  "$bin/tools/volume_sync/volume_sync" --src "$work/run" --dst "$volume/$run_id" --follow \
+  "$bin/tools/volume_sync/volume_sync" --src "$work/run" --dst "$volume/$run_id" --follow --delete \
     --include '*.ckpt,checkpoints.json' >"$work/volume_sync.json" 2>"$work/volume_sync.log" &
   sync_pid=$!
   "$bin/tools/train/train" fit --config "$config" --data "$work/prepared" --run_dir "$work/run" \

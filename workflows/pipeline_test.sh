@@ -51,6 +51,9 @@ PY
   for f in last.ckpt checkpoints.json; do
     cmp -s "$work/run/checkpoints/$f" "$vol/checkpoints/$f" || fail "run $i: volume copy of $f differs or is missing"
   done
+  # The volume mirrors the kept checkpoints: evicted top-k files are gone there too.
+  [ "$(ls "$work/run/checkpoints" | grep -c '\.ckpt$')" = "$(ls "$vol/checkpoints" | grep -c '\.ckpt$')" ] || \
+    fail "run $i: volume holds $(ls "$vol/checkpoints") but the run keeps $(ls "$work/run/checkpoints")"
   run_ids+=("$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['run_id'])" "$work/mlflow_push.json")")
 done
 [ "${#run_ids[@]}" -eq 2 ] && [ "${run_ids[0]}" != "${run_ids[1]}" ] && \
