@@ -95,4 +95,17 @@ with tempfile.TemporaryDirectory() as tmp:
     check(os.path.exists(os.path.join(tmp, "out", "job-5", "prepared", "annotations", "test.json")),
           "the tasks share <out>/job-<run id>/")
 
+# Bad usage exits 2 with a message naming the problem.
+for argv, want in (
+        (["bash", "workflows/pipeline.sh", "--frobnicate"], "unknown argument --frobnicate"),
+        (["bash", "workflows/pipeline.sh", "--only", "deploy", "--bin", "."],
+         "--only: unknown step 'deploy'"),
+        (["libs/data/write_synthetic_coco"], "--out is required"),
+        (["libs/data/write_synthetic_coco", "--out", "/tmp/unused_synth", "--classes", "9"],
+         "1..4 classes")):
+    r = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    check(r.returncode == 2 and want in r.stderr,
+          "%s exits 2 saying %r (got %d: %s)" % (" ".join(argv[:3]), want, r.returncode,
+                                              r.stderr.strip()[-200:]))
+
 sys.exit(1 if failures else 0)

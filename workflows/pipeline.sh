@@ -53,6 +53,10 @@ while [ $# -gt 0 ]; do
     *) echo "pipeline: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+case "$only" in
+  ""|data|coco_prep|train|test|evaluate_map|mlflow_push) ;;
+  *) echo "pipeline: --only: unknown step '$only'" >&2; exit 2 ;;
+esac
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 [ -n "$tracking_uri" ] || tracking_uri="file:$out/mlruns"
@@ -63,10 +67,6 @@ mkdir -p "$work"
 step() { echo; echo "=== [$1] $2"; }
 # Whether step $1 runs in this invocation.
 runs() { [ -z "$only" ] || [ "$only" = "$1" ]; }
-case "$only" in
-  ""|data|coco_prep|train|test|evaluate_map|mlflow_push) ;;
-  *) echo "pipeline: --only: unknown step '$only'" >&2; exit 2 ;;
-esac
 die() { echo "pipeline: step '$1' failed (exit $2); see above" >&2; exit "$2"; }
 
 if [ -z "$images" ]; then

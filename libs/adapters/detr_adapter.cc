@@ -76,9 +76,10 @@ absl::StatusOr<ModelOutput> DetrAdapter::AdaptOutput(
                        ComputeDetrLoss(used, detr_targets, options_.loss));
   ModelOutput out;
   out.loss = loss.total;
-  out.terms = {{"loss_ce", loss.ce.detach()},
-               {"loss_bbox", loss.l1.detach()},
-               {"loss_giou", loss.giou.detach()}};
+  const std::vector<std::string> names = loss_terms();
+  out.terms = {{names[0], loss.ce.detach()},
+               {names[1], loss.l1.detach()},
+               {names[2], loss.giou.detach()}};
   return out;
 }
 

@@ -43,6 +43,9 @@ class DetrAdapter : public OutputAdapter {
   explicit DetrAdapter(const DetrAdapterOptions& options) : options_(options) {}
 
   std::string family() const override { return "detr"; }
+  std::vector<std::string> loss_terms() const override {
+    return {"loss_ce", "loss_bbox", "loss_giou"};
+  }
   absl::StatusOr<std::vector<AdaptedTarget>> AdaptTargets(
       const std::vector<DetectionTarget>& targets) const override;
   absl::StatusOr<ModelOutput> AdaptOutput(

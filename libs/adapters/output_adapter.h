@@ -71,6 +71,10 @@ class OutputAdapter {
   // "detr", "yolo" or "dense".
   virtual std::string family() const = 0;
 
+  // Names of the ModelOutput terms, in order (the trainer logs them as
+  // train/<term> and val/<term>).
+  virtual std::vector<std::string> loss_terms() const = 0;
+
   // InvalidArgument for labels outside 0..K-1 or malformed targets.
   virtual absl::StatusOr<std::vector<AdaptedTarget>> AdaptTargets(
       const std::vector<DetectionTarget>& targets) const = 0;

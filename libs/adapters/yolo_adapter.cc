@@ -76,9 +76,10 @@ absl::StatusOr<ModelOutput> YoloAdapter::AdaptOutput(
                        ComputeYoloLoss(*out, yolo_targets, options_.loss));
   ModelOutput result;
   result.loss = loss.total;
-  result.terms = {{"box_loss", loss.box.detach()},
-                  {"cls_loss", loss.cls.detach()},
-                  {"dfl_loss", loss.dfl.detach()}};
+  const std::vector<std::string> names = loss_terms();
+  result.terms = {{names[0], loss.box.detach()},
+                  {names[1], loss.cls.detach()},
+                  {names[2], loss.dfl.detach()}};
   return result;
 }
 
@@ -200,9 +201,10 @@ absl::StatusOr<ModelOutput> DenseAdapter::AdaptOutput(
         result.loss = options_.class_weight * bce +
                       options_.bbox_weight * loss_bbox +
                       options_.giou_weight * loss_giou;
-        result.terms = {{"loss_bce", bce.detach()},
-                        {"loss_bbox", loss_bbox.detach()},
-                        {"loss_giou", loss_giou.detach()}};
+        const std::vector<std::string> names = loss_terms();
+        result.terms = {{names[0], bce.detach()},
+                        {names[1], loss_bbox.detach()},
+                        {names[2], loss_giou.detach()}};
         return result;
       });
 }

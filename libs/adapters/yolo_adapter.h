@@ -53,6 +53,9 @@ class YoloAdapter : public OutputAdapter {
   explicit YoloAdapter(const YoloAdapterOptions& options) : options_(options) {}
 
   std::string family() const override { return "yolo"; }
+  std::vector<std::string> loss_terms() const override {
+    return {"box_loss", "cls_loss", "dfl_loss"};
+  }
   absl::StatusOr<std::vector<AdaptedTarget>> AdaptTargets(
       const std::vector<DetectionTarget>& targets) const override;
   absl::StatusOr<ModelOutput> AdaptOutput(
@@ -83,6 +86,9 @@ class DenseAdapter : public OutputAdapter {
       : options_(options) {}
 
   std::string family() const override { return "dense"; }
+  std::vector<std::string> loss_terms() const override {
+    return {"loss_bce", "loss_bbox", "loss_giou"};
+  }
   absl::StatusOr<std::vector<AdaptedTarget>> AdaptTargets(
       const std::vector<DetectionTarget>& targets) const override;
   absl::StatusOr<ModelOutput> AdaptOutput(

@@ -96,3 +96,36 @@ TEST(ResolveUserPathTest, RelativeToBuildWorkingDirectory) {
 
 }  // namespace
 }  // namespace cvt
+
+namespace cvt {
+namespace {
+
+// Every occurrence, in order, both spellings, commas kept; other arguments
+// (and everything after "--") stay in place.
+TEST(TakeRepeatedFlagTest, CollectsEveryOccurrenceWhole) {
+  std::vector<std::string> storage = {"train",
+                                      "fit",
+                                      "--set=a.b=1",
+                                      "--config",
+                                      "c.textproto",
+                                      "--set",
+                                      "augmentation.train_min_sizes=[480,512]",
+                                      "--settle=3",
+                                      "--",
+                                      "--set=x=2"};
+  std::vector<char*> argv;
+  for (std::string& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  int argc = static_cast<int>(storage.size());
+  std::vector<std::string> values = TakeRepeatedFlag(argc, argv.data(), "set");
+  EXPECT_EQ(values, (std::vector<std::string>{
+                        "a.b=1", "augmentation.train_min_sizes=[480,512]"}));
+  std::vector<std::string> rest(argv.data(), argv.data() + argc);
+  EXPECT_EQ(rest,
+            (std::vector<std::string>{"train", "fit", "--config", "c.textproto",
+                                      "--settle=3", "--", "--set=x=2"}));
+  EXPECT_EQ(argv[argc], nullptr);
+}
+
+}  // namespace
+}  // namespace cvt

@@ -608,6 +608,24 @@ absl::StatusOr<SavePlan> ModelCheckpointPolicy::Plan(
 absl::StatusOr<SavePlan> ModelCheckpointPolicy::Plan(
     int64_t epoch, int64_t step, const std::map<std::string, double>& metrics,
     const FileExistsFn& exists) const {
+  return PlanImpl(epoch, step, metrics, exists, /*consider_top_k=*/true,
+                  options_.save_last);
+}
+
+absl::StatusOr<SavePlan> ModelCheckpointPolicy::PlanLast(int64_t epoch,
+                                                         int64_t step) const {
+  return PlanLast(epoch, step, &PathExists);
+}
+
+absl::StatusOr<SavePlan> ModelCheckpointPolicy::PlanLast(
+    int64_t epoch, int64_t step, const FileExistsFn& exists) const {
+  return PlanImpl(epoch, step, {}, exists, /*consider_top_k=*/false,
+                  /*write_last=*/true);
+}
+
+absl::StatusOr<SavePlan> ModelCheckpointPolicy::PlanImpl(
+    int64_t epoch, int64_t step, const std::map<std::string, double>& metrics,
+    const FileExistsFn& exists, bool consider_top_k, bool write_last) const {
   if (epoch < 0 || step < 0) {
     return absl::InvalidArgumentError(absl::StrCat("model checkpoint: epoch (",
                                                    epoch, ") and step (", step,
@@ -621,7 +639,7 @@ absl::StatusOr<SavePlan> ModelCheckpointPolicy::Plan(
   std::vector<std::string> deletions;
 
   const int64_t k = options_.save_top_k;
-  if (k != 0 && (epoch + 1) % options_.every_n_epochs == 0) {
+  if (consider_top_k && k != 0 && (epoch + 1) % options_.every_n_epochs == 0) {
     if (options_.monitor.empty()) {
       // Without a monitor: k == 1 keeps the newest file, k == -1 all.
       CVT_ASSIGN_OR_RETURN(const std::string stem,
@@ -709,7 +727,7 @@ absl::StatusOr<SavePlan> ModelCheckpointPolicy::Plan(
   }
   plan.state_for_top_k_file = next;
 
-  if (options_.save_last) {
+  if (write_last) {
     // The top-k file is written first, so it counts as existing here.
     const FileExistsFn exists_or_planned = [&](const std::string& path) {
       return (plan.top_k_path.has_value() && path == *plan.top_k_path) ||

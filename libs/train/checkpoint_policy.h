@@ -229,6 +229,13 @@ class ModelCheckpointPolicy {
       int64_t epoch, int64_t step,
       const std::map<std::string, double>& metrics) const;
 
+  // A plan that writes only the last checkpoint, whatever `save_last` says:
+  // a mid-epoch preemption save. The same `last` naming (`last-vN` beside a
+  // foreign last.ckpt) and deletion rules as `Plan`; top-k is untouched.
+  absl::StatusOr<SavePlan> PlanLast(int64_t epoch, int64_t step,
+                                    const FileExistsFn& exists) const;
+  absl::StatusOr<SavePlan> PlanLast(int64_t epoch, int64_t step) const;
+
   // Installs `plan.state_after`. FailedPrecondition if the plan was not made
   // against the current state (an older plan, or one committed already).
   absl::Status Commit(const SavePlan& plan);
@@ -262,6 +269,9 @@ class ModelCheckpointPolicy {
 
  private:
   explicit ModelCheckpointPolicy(ModelCheckpointOptions options);
+  absl::StatusOr<SavePlan> PlanImpl(
+      int64_t epoch, int64_t step, const std::map<std::string, double>& metrics,
+      const FileExistsFn& exists, bool consider_top_k, bool write_last) const;
 
   // The worst possible score in this mode.
   double WorstScore() const;

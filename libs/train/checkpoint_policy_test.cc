@@ -859,5 +859,26 @@ TEST(ModelCheckpointStateTest, StoredNanScoresAreTheWorst) {
   EXPECT_EQ(policy->state().kth_value, -kInf);
 }
 
+// A mid-epoch preemption save writes only `last`, with the same naming
+// (a foreign last.ckpt in the folder makes it last-v1.ckpt), and the next
+// validation's `last` replaces it; top-k is untouched.
+TEST(ModelCheckpointPolicyTest, PlanLastWritesOnlyTheRunsLast) {
+  FakeRun run({.dirpath = "/r", .save_top_k = 1, .filename = "{epoch}"},
+              {"/r/last.ckpt"});
+  absl::StatusOr<SavePlan> plan = run.policy().PlanLast(0, 3, run.exists());
+  ASSERT_THAT(plan, IsOk());
+  EXPECT_EQ(plan->top_k_path, std::nullopt);
+  EXPECT_THAT(plan->last_path, Optional(std::string("/r/last-v1.ckpt")));
+  EXPECT_THAT(plan->paths_to_delete_after_save, IsEmpty());
+  run.files().insert(*plan->last_path);
+  ASSERT_THAT(run.policy().Commit(*plan), IsOk());
+  EXPECT_EQ(run.policy().last_model_path(), "/r/last-v1.ckpt");
+  EXPECT_THAT(run.policy().state().best_k_models, IsEmpty());
+
+  SavePlan next = run.ValidateMap(0, 0.5);
+  EXPECT_THAT(next.last_path, Optional(std::string("/r/last-v1.ckpt")));
+  EXPECT_THAT(next.top_k_path, Optional(std::string("/r/epoch=0.ckpt")));
+}
+
 }  // namespace
 }  // namespace cvt

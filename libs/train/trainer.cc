@@ -29,6 +29,7 @@
 #include "libs/base/exceptions.h"
 #include "libs/base/file_io.h"
 #include "libs/base/json.h"
+#include "libs/base/parallel.h"
 #include "libs/base/sha256.h"
 #include "libs/base/status_macros.h"
 #include "libs/coco/category_map.h"
@@ -77,13 +78,7 @@ class StopSignals {
   struct sigaction old_term_ = {}, old_int_ = {};
 };
 
-void SetThreads(int threads) {
-  const int n =
-      threads > 0
-          ? threads
-          : std::max(1, static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
-  at::set_num_threads(n);
-}
+void SetThreads(int threads) { at::set_num_threads(ResolveThreads(threads)); }
 
 // Everything a run needs, built from a config and a data folder.
 struct Session {
@@ -177,11 +172,12 @@ std::string RawJson(const rapidjson::Value& value) {
 
 // Every metric name validation and training may log (for checkpoint
 // templates and monitors, checked at start-up).
-std::vector<std::string> KnownMetrics(bool with_map) {
-  std::vector<std::string> out = {"train/loss", "train/loss_epoch"};
-  for (const char* m : {"loss", "loss_ce", "loss_bbox", "loss_giou", "box_loss",
-                        "cls_loss", "dfl_loss", "loss_bce"}) {
-    out.push_back(absl::StrCat("val/", m));
+std::vector<std::string> KnownMetrics(const OutputAdapter& adapter,
+                                      bool with_map) {
+  std::vector<std::string> out = {"train/loss", "train/loss_epoch", "val/loss"};
+  for (const std::string& term : adapter.loss_terms()) {
+    out.push_back("train/" + term);
+    out.push_back("val/" + term);
   }
   if (!with_map) return out;
   for (const char* m :
@@ -190,21 +186,6 @@ std::vector<std::string> KnownMetrics(bool with_map) {
     out.push_back(absl::StrCat("val/", m));
   }
   return out;
-}
-
-// `state_json` (a ModelCheckpointPolicy state) with last_model_path set to
-// `relative`.
-absl::StatusOr<std::string> WithLastModelPath(const std::string& state_json,
-                                              const std::string& relative) {
-  CVT_ASSIGN_OR_RETURN(rapidjson::Document doc,
-                       ParseJson(state_json, "checkpoint state"));
-  if (!doc.IsObject() || !doc.HasMember("last_model_path")) {
-    return absl::InternalError("checkpoint state has no last_model_path");
-  }
-  doc["last_model_path"].SetString(
-      relative.c_str(), static_cast<rapidjson::SizeType>(relative.size()),
-      doc.GetAllocator());
-  return RawJson(doc);
 }
 
 std::string LrMetricName(size_t group, size_t groups) {
@@ -382,6 +363,7 @@ class FitRun {
   absl::Status RecordCheckpoint(const std::string& path, int64_t epoch,
                                 double value);
   absl::Status WriteIndex();
+  absl::Status DeleteCheckpoints(const std::vector<std::string>& paths);
   absl::Status Log(const std::string& name, double value, int64_t epoch) {
     return writer_->LogMetric(name, value, StepMetricsIndex(global_step_),
                               epoch);
@@ -520,7 +502,8 @@ absl::Status FitRun::Prepare() {
   CVT_ASSIGN_OR_RETURN(ModelCheckpointPolicy policy,
                        ModelCheckpointPolicy::Create(
                            checkpoint_options,
-                           KnownMetrics(config_.trainer().compute_val_map())));
+                           KnownMetrics(*session_.adapter,
+                                        config_.trainer().compute_val_map())));
   policy_.emplace(std::move(policy));
   // Monitors must be metrics validation logs; without compute_val_map only
   // the losses are.
@@ -714,6 +697,16 @@ absl::Status FitRun::RecordCheckpoint(const std::string& path, int64_t epoch,
   return absl::OkStatus();
 }
 
+absl::Status FitRun::DeleteCheckpoints(const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return ErrnoStatus(errno, "deleting", path);
+    }
+    index_.erase(path.substr(CheckpointDir().size() + 1));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FitRun::WriteIndex() {
   std::vector<CheckpointRecord> records;
   const std::string best = policy_->best_model_path();
@@ -850,24 +843,18 @@ absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
     if (g_stop_signal.load() != 0 || test_stop) {
       stop_requested_ = true;
       if (batch_index < batches) {
-        // A preemption save: resume continues at the next batch. It takes
-        // the run's last-checkpoint name, which the policy state inside
-        // records, so the next epoch's `last` replaces it.
-        std::string last = policy_->last_model_path();
-        if (last.empty()) {
-          for (int v = 0; last.empty() || PathExists(last); ++v) {
-            last = absl::StrCat(CheckpointDir(), "/last",
-                                v == 0 ? "" : absl::StrCat("-v", v), ".ckpt");
-          }
-        }
-        CVT_ASSIGN_OR_RETURN(
-            std::string state,
-            WithLastModelPath(policy_->StateToJson(),
-                              last.substr(CheckpointDir().size() + 1)));
+        // A preemption save: resume continues at the next batch. It is the
+        // run's `last`, so the next epoch's `last` replaces it.
+        CVT_ASSIGN_OR_RETURN(SavePlan plan,
+                             policy_->PlanLast(epoch, global_step_));
+        const std::string& last = *plan.last_path;
         CVT_RETURN_IF_ERROR(
-            SaveCheckpoint(last, epoch, batch_index, false, state));
+            SaveCheckpoint(last, epoch, batch_index, false,
+                           policy_->StateToJson(plan.state_after)));
+        CVT_RETURN_IF_ERROR(policy_->Commit(plan));
         preemption_path_ = last;
         CVT_RETURN_IF_ERROR(RecordCheckpoint(last, epoch, std::nan("")));
+        CVT_RETURN_IF_ERROR(DeleteCheckpoints(plan.paths_to_delete_after_save));
         CVT_RETURN_IF_ERROR(WriteIndex());
         return absl::OkStatus();
       }
@@ -944,12 +931,7 @@ absl::Status FitRun::ValidateAndCheckpoint(int64_t epoch) {
     CVT_RETURN_IF_ERROR(RecordCheckpoint(*plan.last_path, epoch, value));
   }
   CVT_RETURN_IF_ERROR(policy_->Commit(plan));
-  for (const std::string& path : plan.paths_to_delete_after_save) {
-    if (unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return ErrnoStatus(errno, "deleting", path);
-    }
-    index_.erase(path.substr(CheckpointDir().size() + 1));
-  }
+  CVT_RETURN_IF_ERROR(DeleteCheckpoints(plan.paths_to_delete_after_save));
   CVT_RETURN_IF_ERROR(WriteIndex());
   if (stop) stop_requested_ = true;
   return absl::OkStatus();
