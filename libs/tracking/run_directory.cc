@@ -216,6 +216,7 @@ absl::StatusOr<MetricChunk> ReadMetricLines(const std::string& path,
     }
     point.name = name->value.GetString();
     point.step = IntOr(doc, "step", 0);
+    point.epoch = IntOr(doc, "epoch", -1);
     point.timestamp_ms = IntOr(doc, "timestamp_ms", -1);
     if (point.timestamp_ms < 0) {
       return absl::InvalidArgumentError(

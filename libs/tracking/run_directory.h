@@ -73,6 +73,8 @@ struct MetricPoint {
   std::string name;
   double value = 0;
   int64_t step = 0;
+  // The 0-based epoch the value belongs to; -1 when the line has none.
+  int64_t epoch = -1;
   int64_t timestamp_ms = 0;
 };
 

@@ -39,6 +39,7 @@ TEST(RunDirectoryTest, ReadsMetricsWithNaNAndResumesByOffset) {
   int nans = 0;
   for (const MetricPoint& p : all->points) nans += std::isnan(p.value);
   EXPECT_EQ(nans, 1);
+  EXPECT_EQ(all->points[0].epoch, 0);
   auto head = ReadMetricLines(path, 0, 10);
   ASSERT_THAT(head, IsOk());
   ASSERT_EQ(head->points.size(), 10u);
@@ -62,6 +63,7 @@ TEST(RunDirectoryTest, IncompleteLastLineWaitsAndBadLinesAreNamed) {
   ASSERT_THAT(chunk, IsOk());
   ASSERT_EQ(chunk->points.size(), 2u);
   EXPECT_TRUE(std::isinf(chunk->points[1].value));
+  EXPECT_EQ(chunk->points[1].epoch, -1);  // The line has no "epoch".
   EXPECT_EQ(chunk->lines, 3);
   EXPECT_LT(chunk->next_offset, 200);
   ASSERT_THAT(WriteFileAtomically(path, "{\"name\": \"a\"}\n"), IsOk());
