@@ -27,13 +27,7 @@ while [ $# -gt 0 ]; do
 done
 work=/tmp/train_bench
 mkdir -p "$work"
-prep="$work/bccd"
-if [ ! -e "$prep/categories.json" ]; then
-  rm -rf "$prep"
-  "$bin/tools/coco_prep/coco_prep" --images="$bccd/BCCD/JPEGImages" --out="$prep" \
-    --annotations="train=$bccd/coco/instances_train.json,val=$bccd/coco/instances_val.json,test=$bccd/coco/instances_test.json" \
-    >/dev/null
-fi
+source bench/prepare_bccd.sh
 memory=$("$bin/bench/train_bench" --data "$prep" --config "$config" --mode memory --steps "$steps" | awk '/step_s/ {print $2}')
 loader=$("$bin/bench/train_bench" --data "$prep" --config "$config" --mode loader --steps "$steps" | awk '/step_s/ {print $2}')
 rm -rf "$work/run"

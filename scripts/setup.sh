@@ -10,7 +10,7 @@ set -euo pipefail
 
 DEBIAN_PACKAGES=(
   bazel-bootstrap bazel-bootstrap-source bazel-skylib pkgconf g++ clang-format
-  libtorch-dev libopencv-dev libabsl-dev libprotobuf-dev protobuf-compiler
+  libtorch-dev libgloo-dev libopencv-dev libabsl-dev libprotobuf-dev protobuf-compiler
   rapidjson-dev libcurl4-openssl-dev libssl-dev libgtest-dev libgmock-dev
   libgoogle-glog-dev libbenchmark-dev zlib1g-dev python3 python3-pip python3-venv rsync
   python3-torch python3-torchvision

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include "ATen/ATen.h"
 #include "absl/strings/str_cat.h"
@@ -60,6 +61,18 @@ std::vector<BoxXyxy> DetrAdapter::BoxesToInputXyxy(
 
 absl::StatusOr<ModelOutput> DetrAdapter::AdaptOutput(
     const RawOutput& raw, const std::vector<AdaptedTarget>& targets) const {
+  return Loss(raw, targets, 1, nullptr);
+}
+
+absl::StatusOr<ModelOutput> DetrAdapter::AdaptOutputAcrossRanks(
+    const RawOutput& raw, const std::vector<AdaptedTarget>& targets,
+    int world_size, const SumOverRanks& sum_over_ranks) const {
+  return Loss(raw, targets, world_size, &sum_over_ranks);
+}
+
+absl::StatusOr<ModelOutput> DetrAdapter::Loss(
+    const RawOutput& raw, const std::vector<AdaptedTarget>& targets,
+    int world_size, const SumOverRanks* sum_over_ranks) const {
   const std::vector<DetrOutput>* outputs = DetrOutputs(raw);
   if (outputs == nullptr || outputs->empty()) {
     return absl::InvalidArgumentError(
@@ -72,8 +85,18 @@ absl::StatusOr<ModelOutput> DetrAdapter::AdaptOutput(
   }
   std::vector<DetrOutput> used = *outputs;
   if (!options_.auxiliary_loss) used.resize(1);
-  CVT_ASSIGN_OR_RETURN(DetrLoss loss,
-                       ComputeDetrLoss(used, detr_targets, options_.loss));
+  std::optional<DetrLossNormalizers> global;
+  if (sum_over_ranks != nullptr) {
+    const DetrLossNormalizers local = LocalDetrLossNormalizers(
+        detr_targets, used.front().logits.size(1), options_.loss);
+    CVT_ASSIGN_OR_RETURN(
+        std::vector<double> sums,
+        (*sum_over_ranks)({local.num_objects, local.ce_weight}));
+    global = DetrLossNormalizers{sums[0] / world_size, sums[1] / world_size};
+  }
+  CVT_ASSIGN_OR_RETURN(
+      DetrLoss loss, ComputeDetrLoss(used, detr_targets, options_.loss,
+                                     global.has_value() ? &*global : nullptr));
   ModelOutput out;
   out.loss = loss.total;
   const std::vector<std::string> names = loss_terms();

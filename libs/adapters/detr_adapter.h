@@ -48,6 +48,9 @@ class DetrAdapter : public OutputAdapter {
   }
   absl::StatusOr<std::vector<AdaptedTarget>> AdaptTargets(
       const std::vector<DetectionTarget>& targets) const override;
+  absl::StatusOr<ModelOutput> AdaptOutputAcrossRanks(
+      const RawOutput& raw, const std::vector<AdaptedTarget>& targets,
+      int world_size, const SumOverRanks& sum_over_ranks) const override;
   absl::StatusOr<ModelOutput> AdaptOutput(
       const RawOutput& raw,
       const std::vector<AdaptedTarget>& targets) const override;
@@ -60,6 +63,13 @@ class DetrAdapter : public OutputAdapter {
       const at::Tensor& boxes, const ImageGeometry& geometry) const override;
 
  private:
+  // The loss with the batch's own normalisers (sum_over_ranks null) or the
+  // ranks' (see AdaptOutputAcrossRanks).
+  absl::StatusOr<ModelOutput> Loss(const RawOutput& raw,
+                                   const std::vector<AdaptedTarget>& targets,
+                                   int world_size,
+                                   const SumOverRanks* sum_over_ranks) const;
+
   DetrAdapterOptions options_;
 };
 

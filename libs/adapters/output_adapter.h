@@ -33,6 +33,7 @@
 #ifndef LIBS_ADAPTERS_OUTPUT_ADAPTER_H_
 #define LIBS_ADAPTERS_OUTPUT_ADAPTER_H_
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +65,11 @@ struct ModelOutput {
   std::vector<std::pair<std::string, at::Tensor>> terms;
 };
 
+// Sums a vector over the ranks of a data-parallel job: a collective that
+// every rank calls once per training batch.
+using SumOverRanks = std::function<absl::StatusOr<std::vector<double>>(
+    const std::vector<double>&)>;
+
 class OutputAdapter {
  public:
   virtual ~OutputAdapter() = default;
@@ -84,6 +90,18 @@ class OutputAdapter {
   virtual absl::StatusOr<ModelOutput> AdaptOutput(
       const RawOutput& raw,
       const std::vector<AdaptedTarget>& targets) const = 0;
+
+  // Data-parallel training: this rank's loss when its batch is one of
+  // `world_size` parts of a global batch. Batch-level normalisers are summed
+  // over the ranks through `sum_over_ranks`, so that the mean of the ranks'
+  // gradients equals the gradient of the whole batch's loss. The default
+  // (for losses normalised per rank, like YOLO's) is AdaptOutput and never
+  // calls `sum_over_ranks`.
+  virtual absl::StatusOr<ModelOutput> AdaptOutputAcrossRanks(
+      const RawOutput& raw, const std::vector<AdaptedTarget>& targets,
+      int world_size, const SumOverRanks& sum_over_ranks) const {
+    return AdaptOutput(raw, targets);
+  }
 
   // COCO results for every image of the batch (`targets` gives the image
   // ids and geometries, in batch order; their boxes are not used).

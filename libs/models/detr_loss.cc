@@ -18,7 +18,7 @@ struct LayerLoss {
 absl::StatusOr<LayerLoss> OneLayer(const DetrOutput& out,
                                    const std::vector<DetrTarget>& targets,
                                    const DetrLossOptions& options,
-                                   double num_objects) {
+                                   double num_objects, double ce_weight) {
   const int64_t batch = out.logits.size(0);
   const int64_t queries = out.logits.size(1);
   const int64_t classes = out.logits.size(2) - 1;
@@ -47,8 +47,14 @@ absl::StatusOr<LayerLoss> OneLayer(const DetrOutput& out,
   at::Tensor class_weight = at::ones({classes + 1}, out.logits.options());
   class_weight[classes] = options.no_object_weight;
   LayerLoss loss;
-  loss.ce = at::cross_entropy_loss(out.logits.transpose(1, 2), target_classes,
-                                   class_weight);
+  if (ce_weight > 0) {
+    loss.ce = at::cross_entropy_loss(out.logits.transpose(1, 2), target_classes,
+                                     class_weight, at::Reduction::Sum) /
+              ce_weight;
+  } else {
+    loss.ce = at::cross_entropy_loss(out.logits.transpose(1, 2), target_classes,
+                                     class_weight);
+  }
   if (src_boxes.empty()) {
     loss.l1 = out.boxes.sum() * 0;
     loss.giou = out.boxes.sum() * 0;
@@ -65,9 +71,25 @@ absl::StatusOr<LayerLoss> OneLayer(const DetrOutput& out,
 
 }  // namespace
 
-absl::StatusOr<DetrLoss> ComputeDetrLoss(const std::vector<DetrOutput>& outputs,
-                                         const std::vector<DetrTarget>& targets,
-                                         const DetrLossOptions& options) {
+DetrLossNormalizers LocalDetrLossNormalizers(
+    const std::vector<DetrTarget>& targets, int64_t num_queries,
+    const DetrLossOptions& options) {
+  DetrLossNormalizers n;
+  for (const DetrTarget& t : targets) {
+    const int64_t objects = t.labels.numel();
+    const int64_t matched = std::min(objects, num_queries);
+    n.num_objects += static_cast<double>(objects);
+    n.ce_weight +=
+        static_cast<double>(matched) +
+        static_cast<double>(num_queries - matched) * options.no_object_weight;
+  }
+  return n;
+}
+
+absl::StatusOr<DetrLoss> ComputeDetrLoss(
+    const std::vector<DetrOutput>& outputs,
+    const std::vector<DetrTarget>& targets, const DetrLossOptions& options,
+    const DetrLossNormalizers* normalizers) {
   if (outputs.empty()) {
     return absl::InvalidArgumentError("DETR loss needs at least one output");
   }
@@ -85,10 +107,17 @@ absl::StatusOr<DetrLoss> ComputeDetrLoss(const std::vector<DetrOutput>& outputs,
     int64_t objects = 0;
     for (const DetrTarget& t : targets) objects += t.labels.numel();
     double num_objects = std::max<int64_t>(objects, 1);
+    // 0: cross_entropy's own weighted mean (the batch's normaliser).
+    double ce_weight = 0;
+    if (normalizers != nullptr) {
+      num_objects = std::max(normalizers->num_objects, 1.0);
+      ce_weight = normalizers->ce_weight;
+    }
     DetrLoss result;
     for (size_t i = 0; i < outputs.size(); ++i) {
-      CVT_ASSIGN_OR_RETURN(LayerLoss layer,
-                           OneLayer(outputs[i], targets, options, num_objects));
+      CVT_ASSIGN_OR_RETURN(
+          LayerLoss layer,
+          OneLayer(outputs[i], targets, options, num_objects, ce_weight));
       at::Tensor weighted = options.ce_weight * layer.ce +
                             options.l1_weight * layer.l1 +
                             options.giou_weight * layer.giou;

@@ -54,6 +54,22 @@ struct DetrLossOptions {
   DetrMatcherOptions matcher;
 };
 
+// The batch-level normalisers of the loss: the object count (l1, giou) and
+// the total cross-entropy weight, sum over images of m + (Q - m) *
+// no_object_weight with m = min(Q, objects). Data-parallel training passes
+// the sums over ranks divided by the world size (DETR's all-reduced
+// num_boxes / world_size, extended to the cross-entropy), so that the mean
+// of the ranks' gradients is the gradient of the whole batch.
+struct DetrLossNormalizers {
+  double num_objects = 0;
+  double ce_weight = 0;
+};
+
+// This batch's own normalisers (what ComputeDetrLoss uses by default).
+DetrLossNormalizers LocalDetrLossNormalizers(
+    const std::vector<DetrTarget>& targets, int64_t num_queries,
+    const DetrLossOptions& options);
+
 struct DetrLoss {
   at::Tensor total;  // Scalar, differentiable.
   // The final layer's unweighted parts (scalars), for logging.
@@ -63,9 +79,11 @@ struct DetrLoss {
 // `outputs` holds the final decoder output first, then any auxiliary ones.
 // Errors: InvalidArgument for shapes that do not fit `targets`, the
 // matcher's errors.
-absl::StatusOr<DetrLoss> ComputeDetrLoss(const std::vector<DetrOutput>& outputs,
-                                         const std::vector<DetrTarget>& targets,
-                                         const DetrLossOptions& options);
+// `normalizers` replaces the batch's own (num_objects is clamped to >= 1).
+absl::StatusOr<DetrLoss> ComputeDetrLoss(
+    const std::vector<DetrOutput>& outputs,
+    const std::vector<DetrTarget>& targets, const DetrLossOptions& options,
+    const DetrLossNormalizers* normalizers = nullptr);
 
 }  // namespace cvt
 

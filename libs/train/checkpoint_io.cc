@@ -56,6 +56,9 @@ absl::Status WriteTrainingCheckpoint(const TrainingCheckpoint& c,
         dict.insert("optimizer", TensorDictToIValue(c.optimizer));
         std::map<std::string, at::Tensor> rng;
         if (c.rng_cpu.defined()) rng["torch_cpu"] = c.rng_cpu;
+        for (size_t r = 0; r < c.rng_cpu_other_ranks.size(); ++r) {
+          rng[absl::StrCat("torch_cpu_rank", r + 1)] = c.rng_cpu_other_ranks[r];
+        }
         dict.insert("rng", TensorDictToIValue(rng));
         dict.insert("trainer_state", c.trainer_state_json);
         dict.insert("config", c.config_textproto);
@@ -126,6 +129,11 @@ absl::StatusOr<TrainingCheckpoint> ReadTrainingCheckpoint(
     if (std::string(key) == "optimizer") c.optimizer = std::move(*tensors);
     if (std::string(key) == "rng" && tensors->count("torch_cpu")) {
       c.rng_cpu = (*tensors)["torch_cpu"];
+      for (size_t r = 1;; ++r) {
+        auto it = tensors->find(absl::StrCat("torch_cpu_rank", r));
+        if (it == tensors->end()) break;
+        c.rng_cpu_other_ranks.push_back(it->second);
+      }
     }
   }
   CVT_RETURN_IF_ERROR(get_str("trainer_state", c.trainer_state_json));

@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "ATen/core/Tensor.h"
 #include "absl/status/status.h"
@@ -51,6 +52,9 @@ struct TrainingCheckpoint {
   std::map<std::string, at::Tensor> state_dict;
   std::map<std::string, at::Tensor> optimizer;
   at::Tensor rng_cpu;
+  // Data-parallel runs: the CPU generator of every rank > 0, at index
+  // rank - 1 (stored as rng/torch_cpu_rank<r>). Empty for one process.
+  std::vector<at::Tensor> rng_cpu_other_ranks;
   std::string trainer_state_json;
   std::string config_textproto;
   std::string categories_json;

@@ -38,6 +38,7 @@
 #include "libs/data/detection_loader.h"
 #include "libs/data/options_from_proto.h"
 #include "libs/data/seed_mix.h"
+#include "libs/dist/communicator.h"
 #include "libs/eval/coco_eval.h"
 #include "libs/models/make_detector.h"
 #include "libs/tracking/run_writer.h"
@@ -221,11 +222,75 @@ CocoDataset RestrictTo(const CocoDataset& gt, const std::set<int64_t>& ids) {
   return out;
 }
 
+// Pools the ranks' evaluation: loss sums over images, detections and the
+// image ids seen. An image seen by several ranks keeps the detections of the
+// lowest one (shards are disjoint; this guards the metric against padded
+// duplicates anyway).
+absl::Status GatherEvaluation(Communicator& comm,
+                              const std::vector<std::string>& term_names,
+                              double& loss_sum, int64_t& images,
+                              std::map<std::string, double>& term_sums,
+                              std::vector<CocoDetection>& detections,
+                              std::set<int64_t>& seen) {
+  std::vector<double> sums = {loss_sum, static_cast<double>(images)};
+  for (const std::string& name : term_names) sums.push_back(term_sums[name]);
+  CVT_ASSIGN_OR_RETURN(sums, comm.Sum(sums));
+  loss_sum = sums[0];
+  images = static_cast<int64_t>(std::llround(sums[1]));
+  for (size_t i = 0; i < term_names.size(); ++i) {
+    term_sums[term_names[i]] = sums[i + 2];
+  }
+  const double rank = comm.rank();
+  at::Tensor ids = at::empty({static_cast<int64_t>(seen.size()), 2},
+                             at::TensorOptions().dtype(at::kDouble));
+  int64_t row = 0;
+  for (int64_t id : seen) {
+    ids[row][0] = static_cast<double>(id);
+    ids[row][1] = rank;
+    ++row;
+  }
+  at::Tensor dets = at::empty({static_cast<int64_t>(detections.size()), 8},
+                              at::TensorOptions().dtype(at::kDouble));
+  double* d = dets.data_ptr<double>();
+  for (const CocoDetection& det : detections) {
+    *d++ = static_cast<double>(det.image_id);
+    *d++ = static_cast<double>(det.category_id);
+    for (double v : det.bbox) *d++ = v;
+    *d++ = det.score;
+    *d++ = rank;
+  }
+  CVT_ASSIGN_OR_RETURN(at::Tensor all_ids, comm.AllGatherRows(ids));
+  CVT_ASSIGN_OR_RETURN(at::Tensor all_dets, comm.AllGatherRows(dets));
+  std::map<int64_t, int64_t> owner;  // image id -> lowest rank that saw it
+  seen.clear();
+  for (int64_t i = 0; i < all_ids.size(0); ++i) {
+    const int64_t id = static_cast<int64_t>(all_ids[i][0].item<double>());
+    const int64_t r = static_cast<int64_t>(all_ids[i][1].item<double>());
+    auto [it, inserted] = owner.emplace(id, r);
+    if (!inserted) it->second = std::min(it->second, r);
+    seen.insert(id);
+  }
+  detections.clear();
+  const double* g = all_dets.data_ptr<double>();
+  for (int64_t i = 0; i < all_dets.size(0); ++i, g += 8) {
+    CocoDetection det;
+    det.image_id = static_cast<int64_t>(g[0]);
+    det.category_id = static_cast<int64_t>(g[1]);
+    det.bbox = {g[2], g[3], g[4], g[5]};
+    det.score = g[6];
+    if (owner[det.image_id] == static_cast<int64_t>(g[7])) {
+      detections.push_back(det);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<EvalOutcome> RunEvaluation(Session& s, DetectionLoader& loader,
                                           const DetectionDataset& data,
                                           const std::string& prefix,
                                           bool compute_map,
-                                          double limit_batches = 1.0) {
+                                          double limit_batches = 1.0,
+                                          Communicator* comm = nullptr) {
   s.model->train(false);
   at::NoGradGuard no_grad;
   EvalOutcome out;
@@ -258,6 +323,13 @@ absl::StatusOr<EvalOutcome> RunEvaluation(Session& s, DetectionLoader& loader,
     }
   }
   s.model->train(true);
+  bool all = max_batches >= loader.batches_per_epoch();
+  if (comm != nullptr && comm->world_size() > 1) {
+    CVT_RETURN_IF_ERROR(GatherEvaluation(*comm, s.adapter->loss_terms(),
+                                         loss_sum, images, term_sums,
+                                         out.detections, seen));
+    all = all && static_cast<int64_t>(seen.size()) == data.size();
+  }
   const double denom = std::max<int64_t>(images, 1);
   out.metrics[prefix + "/loss"] = loss_sum / denom;
   for (auto& [name, sum] : term_sums) {
@@ -266,7 +338,6 @@ absl::StatusOr<EvalOutcome> RunEvaluation(Session& s, DetectionLoader& loader,
   if (compute_map) {
     CocoEvalOptions options;
     options.gt_source = data.source_name();
-    const bool all = max_batches >= loader.batches_per_epoch();
     CVT_ASSIGN_OR_RETURN(
         out.eval, EvaluateCocoBbox(all ? data.ground_truth()
                                        : RestrictTo(data.ground_truth(), seen),
@@ -365,9 +436,19 @@ class FitRun {
   absl::Status WriteIndex();
   absl::Status DeleteCheckpoints(const std::vector<std::string>& paths);
   absl::Status Log(const std::string& name, double value, int64_t epoch) {
+    if (!root()) return absl::OkStatus();  // rank 0 writes the run directory
     return writer_->LogMetric(name, value, StepMetricsIndex(global_step_),
                               epoch);
   }
+  bool root() const { return comm_ == nullptr || comm_->is_root(); }
+  bool distributed() const {
+    return comm_ != nullptr && comm_->world_size() > 1;
+  }
+  // Progress lines: rank 0 only.
+  bool quiet() const { return options_.quiet || !root(); }
+  absl::Status Connect();
+  absl::Status SyncGradients(const std::vector<at::Tensor>& params,
+                             bool stop_local, bool& stop_any);
   std::string CheckpointDir() const {
     return options_.run_dir + "/checkpoints";
   }
@@ -382,6 +463,7 @@ class FitRun {
 
   PipelineConfig config_;
   FitOptions options_;
+  std::unique_ptr<Communicator> comm_;
   std::optional<DetectionDataset> train_, val_;
   Session session_;
   std::unique_ptr<DetectionLoader> train_loader_, val_loader_;
@@ -397,6 +479,8 @@ class FitRun {
   int64_t skipped_batches_ = 0;
   int64_t consecutive_skips_ = 0;
   bool stop_requested_ = false;
+  // Stopped by a signal or the test hook (on any rank): the run ends KILLED.
+  bool preempted_ = false;
   std::map<std::string, double> last_val_metrics_;
   std::map<std::string, CheckpointRecord> index_;
   std::string preemption_path_;
@@ -408,7 +492,11 @@ class FitRun {
 };
 
 absl::Status FitRun::Prepare() {
-  SetThreads(options_.threads);
+  // "All cores" is shared among the workers of one node.
+  SetThreads(
+      options_.threads == 0 && options_.dist.local_world_size > 1
+          ? std::max(1, ResolveThreads(0) / options_.dist.local_world_size)
+          : options_.threads);
   // CPU kernels are deterministic for a fixed thread count; ON/WARN also
   // make LibTorch refuse (or warn about) nondeterministic CUDA kernels.
   switch (config_.trainer().deterministic()) {
@@ -442,6 +530,20 @@ absl::Status FitRun::Prepare() {
   val_.emplace(std::move(val));
   CVT_ASSIGN_OR_RETURN(session_, MakeSession(config_, train_->category_map()));
   Detector& model = *session_.model;
+  if (distributed()) {
+    // Every rank starts from rank 0's weights; dropout and other model
+    // randomness differ per rank (rank 0 keeps the one-process stream).
+    std::vector<at::Tensor> state;
+    for (auto& [name, t] : model.named_parameters())
+      state.push_back(t.detach());
+    for (auto& [name, t] : model.named_buffers()) state.push_back(t.detach());
+    CVT_RETURN_IF_ERROR(comm_->Broadcast(state));
+    if (!root()) {
+      at::manual_seed(static_cast<uint64_t>(
+          MixSeed(config_.trainer().seed(), kModelSeedTag, comm_->rank()) &
+          0x7fffffffffffffffULL));
+    }
+  }
 
   CVT_ASSIGN_OR_RETURN(TransformPipeline train_pipeline,
                        MakeTransformPipeline(config_.augmentation(), true));
@@ -451,12 +553,16 @@ absl::Status FitRun::Prepare() {
                        LoaderOptionsFromProto(data, true));
   train_options.seed = config_.trainer().seed();
   train_options.size_divisor = static_cast<int>(model.size_divisor());
+  train_options.rank = comm_->rank();
+  train_options.world_size = comm_->world_size();
   CVT_ASSIGN_OR_RETURN(
       train_loader_,
       DetectionLoader::Create(&*train_, train_pipeline, train_options));
   CVT_ASSIGN_OR_RETURN(DetectionLoaderOptions val_options,
                        LoaderOptionsFromProto(data, false));
   val_options.size_divisor = train_options.size_divisor;
+  val_options.rank = comm_->rank();
+  val_options.world_size = comm_->world_size();
   CVT_ASSIGN_OR_RETURN(
       val_loader_, DetectionLoader::Create(&*val_, eval_pipeline, val_options));
 
@@ -470,7 +576,7 @@ absl::Status FitRun::Prepare() {
     base_lrs.push_back(groups[i].initial_lr);
     int64_t count = 0;
     for (const at::Tensor& p : groups[i].params) count += p.numel();
-    if (!options_.quiet) {
+    if (!quiet()) {
       std::cerr << absl::StrFormat(
           "train: %s: %d tensors, %d parameters, lr %g, weight decay %g\n",
           LrMetricName(i, 2), groups[i].params.size(), count, groups[i].lr,
@@ -553,6 +659,8 @@ std::string FitRun::TrainerStateJson(
   w.Double(epoch_loss_);
   w.Key("epoch_images");
   w.Int(epoch_images_);
+  w.Key("world_size");
+  w.Int(comm_->world_size());
   w.EndObject();
   absl::StatusOr<std::string> text = w.Finish();
   return text.ok() ? *text : "{}";
@@ -561,6 +669,16 @@ std::string FitRun::TrainerStateJson(
 absl::Status FitRun::RestoreTrainerState(const std::string& json,
                                          const std::string& source) {
   CVT_ASSIGN_OR_RETURN(rapidjson::Document doc, ParseJson(json, source));
+  const int64_t stored_world = doc.IsObject() && doc.HasMember("world_size") &&
+                                       doc["world_size"].IsInt64()
+                                   ? doc["world_size"].GetInt64()
+                                   : 1;
+  if (stored_world != comm_->world_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": the checkpoint was written by ", stored_world,
+        " process(es) and resuming needs the same world size (now ",
+        comm_->world_size(), ")"));
+  }
   auto raw = [&](const char* key) -> absl::StatusOr<std::string> {
     if (!doc.IsObject() || !doc.HasMember(key)) {
       return absl::InvalidArgumentError(
@@ -580,13 +698,16 @@ absl::Status FitRun::RestoreTrainerState(const std::string& json,
     CVT_RETURN_IF_ERROR(early_stopping_->RestoreState(state));
   }
   CVT_ASSIGN_OR_RETURN(std::string offset, raw("metrics_offset"));
-  CVT_RETURN_IF_ERROR(writer_->TruncateMetrics(std::stoll(offset)));
+  if (root()) {
+    CVT_RETURN_IF_ERROR(writer_->TruncateMetrics(std::stoll(offset)));
+  }
   CVT_ASSIGN_OR_RETURN(std::string skipped, raw("skipped_batches"));
   skipped_batches_ = std::stoll(skipped);
   if (doc.HasMember("epoch_loss_sum") && doc["epoch_loss_sum"].IsNumber() &&
       doc.HasMember("epoch_images") && doc["epoch_images"].IsInt64()) {
-    epoch_loss_ = doc["epoch_loss_sum"].GetDouble();
-    epoch_images_ = doc["epoch_images"].GetInt64();
+    // Data parallel: the sums over all ranks, kept by rank 0.
+    epoch_loss_ = root() ? doc["epoch_loss_sum"].GetDouble() : 0;
+    epoch_images_ = root() ? doc["epoch_images"].GetInt64() : 0;
   }
   return absl::OkStatus();
 }
@@ -637,10 +758,17 @@ absl::Status FitRun::Resume() {
   policy_->SetResumePath(path);
   CVT_RETURN_IF_ERROR(optimizer_->LoadState(ckpt.optimizer));
   CVT_RETURN_IF_ERROR(RestoreTrainerState(ckpt.trainer_state_json, path));
-  if (ckpt.rng_cpu.defined()) {
+  at::Tensor rng = ckpt.rng_cpu;
+  if (!root()) {
+    const size_t index = static_cast<size_t>(comm_->rank()) - 1;
+    rng = index < ckpt.rng_cpu_other_ranks.size()
+              ? ckpt.rng_cpu_other_ranks[index]
+              : at::Tensor();
+  }
+  if (rng.defined()) {
     at::Generator generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(ckpt.rng_cpu);
+    generator.set_state(rng);
   }
   global_step_ = ckpt.global_step;
   const std::vector<double> lrs = schedule_->CurrentLearningRates();
@@ -654,7 +782,7 @@ absl::Status FitRun::Resume() {
     start_epoch_ = ckpt.epoch;
     skip_batches_ = ckpt.batch_in_epoch;
   }
-  if (!options_.quiet) {
+  if (!quiet()) {
     std::cerr << "train: resumed from " << path << " at epoch " << start_epoch_
               << ", batch " << skip_batches_ << ", step " << global_step_
               << "\n";
@@ -665,6 +793,17 @@ absl::Status FitRun::Resume() {
 absl::Status FitRun::SaveCheckpoint(const std::string& path, int64_t epoch,
                                     int64_t batch_in_epoch, bool epoch_complete,
                                     const std::string& policy_state_json) {
+  // Every rank's generator (a collective: all ranks call SaveCheckpoint at
+  // the same points); rank 0 writes.
+  at::Tensor rng = at::detail::getDefaultCPUGenerator().get_state();
+  std::vector<at::Tensor> other_ranks;
+  if (distributed()) {
+    CVT_ASSIGN_OR_RETURN(at::Tensor all,
+                         comm_->AllGatherRows(rng.unsqueeze(0)));
+    for (int64_t r = 1; r < all.size(0); ++r)
+      other_ranks.push_back(all[r].clone());
+  }
+  if (!root()) return absl::OkStatus();
   TrainingCheckpoint c;
   c.tool_version = kToolVersion;
   c.epoch = epoch;
@@ -673,7 +812,8 @@ absl::Status FitRun::SaveCheckpoint(const std::string& path, int64_t epoch,
   c.epoch_complete = epoch_complete;
   c.state_dict = ModelState(*session_.model);
   c.optimizer = optimizer_->State();
-  c.rng_cpu = at::detail::getDefaultCPUGenerator().get_state();
+  c.rng_cpu = rng;
+  c.rng_cpu_other_ranks = std::move(other_ranks);
   c.trainer_state_json = TrainerStateJson(policy_state_json);
   c.config_textproto = ConfigText(config_);
   c.categories_json = session_.categories.ToJson();
@@ -683,6 +823,7 @@ absl::Status FitRun::SaveCheckpoint(const std::string& path, int64_t epoch,
 
 absl::Status FitRun::RecordCheckpoint(const std::string& path, int64_t epoch,
                                       double value) {
+  if (!root()) return absl::OkStatus();
   CheckpointRecord r;
   r.file = path.substr(CheckpointDir().size() + 1);
   r.epoch = epoch;
@@ -698,6 +839,7 @@ absl::Status FitRun::RecordCheckpoint(const std::string& path, int64_t epoch,
 }
 
 absl::Status FitRun::DeleteCheckpoints(const std::vector<std::string>& paths) {
+  if (!root()) return absl::OkStatus();
   for (const std::string& path : paths) {
     if (unlink(path.c_str()) != 0 && errno != ENOENT) {
       return ErrnoStatus(errno, "deleting", path);
@@ -708,6 +850,7 @@ absl::Status FitRun::DeleteCheckpoints(const std::vector<std::string>& paths) {
 }
 
 absl::Status FitRun::WriteIndex() {
+  if (!root()) return absl::OkStatus();
   std::vector<CheckpointRecord> records;
   const std::string best = policy_->best_model_path();
   const std::string last = policy_->last_model_path();
@@ -718,6 +861,44 @@ absl::Status FitRun::WriteIndex() {
     records.push_back(record);
   }
   return writer_->WriteCheckpointIndex(records);
+}
+
+absl::Status FitRun::Connect() {
+  CommunicatorOptions options;
+  options.timeout =
+      absl::Seconds(std::max<int64_t>(1, options_.dist_timeout_s));
+  CVT_ASSIGN_OR_RETURN(comm_, Communicator::Connect(options_.dist, options));
+  if (distributed() && !options_.quiet) {
+    std::cerr << absl::StrFormat(
+        "train: rank %d of %d (local rank %d) joined %s:%d over Gloo\n",
+        comm_->rank(), comm_->world_size(), options_.dist.local_rank,
+        options_.dist.master_addr, options_.dist.master_port);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FitRun::SyncGradients(const std::vector<at::Tensor>& params,
+                                   bool stop_local, bool& stop_any) {
+  stop_any = stop_local;
+  if (!distributed()) return absl::OkStatus();
+  // One small all-reduce agrees on the stop flag and on which parameters
+  // have gradients (one that only some ranks used gets zeros elsewhere, as
+  // in DDP with find_unused_parameters), then the bucketed mean.
+  std::vector<double> flags;
+  flags.reserve(params.size() + 1);
+  for (const at::Tensor& p : params)
+    flags.push_back(p.grad().defined() ? 1 : 0);
+  flags.push_back(stop_local ? 1 : 0);
+  CVT_ASSIGN_OR_RETURN(flags, comm_->Sum(flags));
+  stop_any = flags.back() > 0;
+  std::vector<at::Tensor> grads;
+  for (size_t i = 0; i < params.size(); ++i) {
+    if (flags[i] == 0) continue;
+    at::Tensor p = params[i];
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  return comm_->AllReduceMean(grads);
 }
 
 absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
@@ -748,10 +929,23 @@ absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
     CVT_ASSIGN_OR_RETURN(std::vector<AdaptedTarget> targets,
                          session_.adapter->AdaptTargets(batch->targets));
     CVT_ASSIGN_OR_RETURN(ModelOutput out,
-                         session_.adapter->AdaptOutput(raw, targets));
+                         distributed()
+                             ? session_.adapter->AdaptOutputAcrossRanks(
+                                   raw, targets, comm_->world_size(),
+                                   [this](const std::vector<double>& v) {
+                                     return comm_->Sum(v);
+                                   })
+                             : session_.adapter->AdaptOutput(raw, targets));
     const double loss = out.loss.item<double>();
     ++batch_index;
-    if (!std::isfinite(loss)) {
+    bool nonfinite = !std::isfinite(loss);
+    if (distributed()) {
+      // Every rank takes the same branch (skip or stop) for this batch.
+      CVT_ASSIGN_OR_RETURN(std::vector<double> flags,
+                           comm_->Sum({nonfinite ? 1.0 : 0.0}));
+      nonfinite = flags[0] > 0;
+    }
+    if (nonfinite) {
       std::vector<std::string> ids;
       for (const DetectionTarget& t : batch->targets) {
         ids.push_back(absl::StrCat(t.image_id));
@@ -761,7 +955,8 @@ absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
         terms.push_back(absl::StrCat(name, "=", t.item<double>()));
       }
       const std::string what = absl::StrCat(
-          "non-finite training loss ", loss, " at epoch ", epoch, ", batch ",
+          std::isfinite(loss) ? "another rank's" : "non-finite",
+          " training loss ", loss, " at epoch ", epoch, ", batch ",
           batch_index - 1, ", step ", global_step_, " (images ",
           absl::StrJoin(ids, ","), "; terms ", absl::StrJoin(terms, ", "),
           "; lr ", optimizer_->groups()[0].lr, ")");
@@ -787,6 +982,13 @@ absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
     const bool boundary =
         batch_index % accumulate == 0 || batch_index == batches;
     if (!boundary) continue;
+    // A stop (signal or test hook) on any rank stops all ranks after this
+    // step.
+    const bool stop_local = g_stop_signal.load() != 0 ||
+                            (options_.stop_after_steps > 0 &&
+                             global_step_ + 1 >= options_.stop_after_steps);
+    bool stop_any = stop_local;
+    CVT_RETURN_IF_ERROR(SyncGradients(params, stop_local, stop_any));
     const double grad_norm =
         ClipGradNorm(params, config_.optimizer().gradient_clip_norm());
     optimizer_->Step();
@@ -797,6 +999,20 @@ absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
     for (size_t g = 0; g < lrs.size(); ++g) optimizer_->groups()[g].lr = lrs[g];
 
     if (ShouldLogStepMetrics(global_step_, trainer.log_every_n_steps())) {
+      if (distributed()) {
+        // The step's loss over all ranks' images.
+        std::vector<double> sums = {step_loss, static_cast<double>(step_images),
+                                    static_cast<double>(window_images)};
+        const std::vector<std::string> names = session_.adapter->loss_terms();
+        for (const std::string& name : names) sums.push_back(step_terms[name]);
+        CVT_ASSIGN_OR_RETURN(sums, comm_->Sum(sums));
+        step_loss = sums[0];
+        step_images = static_cast<int64_t>(std::llround(sums[1]));
+        window_images = static_cast<int64_t>(std::llround(sums[2]));
+        for (size_t i = 0; i < names.size(); ++i) {
+          step_terms[names[i]] = sums[i + 3];
+        }
+      }
       CVT_RETURN_IF_ERROR(Log("train/loss", step_loss / step_images, epoch));
       for (auto& [name, sum] : step_terms) {
         CVT_RETURN_IF_ERROR(Log("train/" + name, sum / step_images, epoch));
@@ -810,7 +1026,7 @@ absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                         window_start)
               .count();
-      if (!options_.quiet) {
+      if (!quiet()) {
         const std::string line = absl::StrFormat(
             "train: epoch %d/%d batch %d/%d step %d loss %.4f lr %.3g "
             "%.1f img/s",
@@ -838,11 +1054,19 @@ absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
     step_images = 0;
     step_terms.clear();
 
-    const bool test_stop = options_.stop_after_steps > 0 &&
-                           global_step_ >= options_.stop_after_steps;
-    if (g_stop_signal.load() != 0 || test_stop) {
+    if (stop_any) {
       stop_requested_ = true;
+      preempted_ = true;
       if (batch_index < batches) {
+        if (distributed()) {
+          // The epoch's loss so far over all ranks, kept by rank 0.
+          CVT_ASSIGN_OR_RETURN(
+              std::vector<double> sums,
+              comm_->Sum({epoch_loss_, static_cast<double>(epoch_images_)}));
+          epoch_loss_ = root() ? sums[0] : 0;
+          epoch_images_ =
+              root() ? static_cast<int64_t>(std::llround(sums[1])) : 0;
+        }
         // A preemption save: resume continues at the next batch. It is the
         // run's `last`, so the next epoch's `last` replaces it.
         CVT_ASSIGN_OR_RETURN(SavePlan plan,
@@ -856,10 +1080,21 @@ absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
         CVT_RETURN_IF_ERROR(RecordCheckpoint(last, epoch, std::nan("")));
         CVT_RETURN_IF_ERROR(DeleteCheckpoints(plan.paths_to_delete_after_save));
         CVT_RETURN_IF_ERROR(WriteIndex());
-        return absl::OkStatus();
+        return comm_->Barrier();
       }
       break;
     }
+  }
+  if (distributed()) {
+    CVT_ASSIGN_OR_RETURN(
+        std::vector<double> sums,
+        comm_->Sum({epoch_loss_, static_cast<double>(epoch_images_)}));
+    const double loss_sum = sums[0];
+    const int64_t images = static_cast<int64_t>(std::llround(sums[1]));
+    if (images > 0) {
+      CVT_RETURN_IF_ERROR(Log("train/loss_epoch", loss_sum / images, epoch));
+    }
+    return absl::OkStatus();
   }
   if (epoch_images_ > 0) {
     CVT_RETURN_IF_ERROR(
@@ -869,15 +1104,16 @@ absl::Status FitRun::TrainEpoch(int64_t epoch, int64_t skip_batches) {
 }
 
 absl::Status FitRun::ValidateAndCheckpoint(int64_t epoch) {
-  CVT_ASSIGN_OR_RETURN(EvalOutcome outcome,
-                       RunEvaluation(session_, *val_loader_, *val_, "val",
-                                     config_.trainer().compute_val_map(),
-                                     config_.trainer().limit_val_batches()));
+  CVT_ASSIGN_OR_RETURN(
+      EvalOutcome outcome,
+      RunEvaluation(session_, *val_loader_, *val_, "val",
+                    config_.trainer().compute_val_map(),
+                    config_.trainer().limit_val_batches(), comm_.get()));
   for (const auto& [name, value] : outcome.metrics) {
     CVT_RETURN_IF_ERROR(Log(name, value, epoch));
   }
   last_val_metrics_ = outcome.metrics;
-  if (config_.trainer().compute_val_map()) {
+  if (config_.trainer().compute_val_map() && root()) {
     // The latest validation predictions (COCO results, original ids).
     CVT_RETURN_IF_ERROR(MakeDirs(options_.run_dir + "/predictions"));
     CVT_RETURN_IF_ERROR(WriteCocoResults(
@@ -888,7 +1124,7 @@ absl::Status FitRun::ValidateAndCheckpoint(int64_t epoch) {
     curves_.Add("val/map_50", global_step_, outcome.metrics["val/map_50"]);
   }
   curves_.Add("val/loss", global_step_, outcome.metrics["val/loss"]);
-  if (!options_.quiet) {
+  if (!quiet()) {
     std::cerr << absl::StrFormat("train: epoch %d validation: loss %.4f",
                                  epoch + 1, outcome.metrics["val/loss"]);
     if (outcome.metrics.count("val/map")) {
@@ -908,7 +1144,7 @@ absl::Status FitRun::ValidateAndCheckpoint(int64_t epoch) {
     }
     EarlyStoppingDecision d = early_stopping_->Check(it->second, epoch);
     if (d.stop) {
-      std::cerr << "train: " << d.reason << "\n";
+      if (root()) std::cerr << "train: " << d.reason << "\n";
       stop = true;
     }
   }
@@ -934,13 +1170,17 @@ absl::Status FitRun::ValidateAndCheckpoint(int64_t epoch) {
   CVT_RETURN_IF_ERROR(DeleteCheckpoints(plan.paths_to_delete_after_save));
   CVT_RETURN_IF_ERROR(WriteIndex());
   if (stop) stop_requested_ = true;
-  return absl::OkStatus();
+  // The other ranks wait while rank 0 writes.
+  return comm_->Barrier();
 }
 
 absl::Status FitRun::Run() {
   if (options_.data_dir.empty() || options_.run_dir.empty()) {
     return absl::InvalidArgumentError("train fit needs --data and --run_dir");
   }
+  // Join the other ranks first, so that a rank failing any check below
+  // fails the others quickly instead of leaving them at the rendezvous.
+  CVT_RETURN_IF_ERROR(Connect());
   if (options_.resume.empty() && !options_.exist_ok &&
       HasCheckpoints(CheckpointDir())) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -955,6 +1195,11 @@ absl::Status FitRun::Run() {
   info.model_name = session_.model->name();
   info.hyperparameters = FlattenConfig(config_);
   for (const auto& [k, v] : config_.tracking().tags()) info.tags[k] = v;
+  info.hyperparameters["trainer.world_size"] =
+      absl::StrCat(comm_->world_size());
+  info.hyperparameters["trainer.effective_batch_size"] = absl::StrCat(
+      static_cast<int64_t>(config_.data().batch_size()) * comm_->world_size() *
+      std::max<uint32_t>(1, config_.optimizer().accumulate_grad_batches()));
   if (!options_.resume.empty()) {
     absl::StatusOr<RunRecord> previous = ReadRunRecord(options_.run_dir);
     if (previous.ok()) {
@@ -962,12 +1207,14 @@ absl::Status FitRun::Run() {
       info.start_time_ms = previous->start_time_ms;
     }
   }
-  CVT_ASSIGN_OR_RETURN(writer_, RunWriter::Open(options_.run_dir, info));
+  if (root()) {
+    CVT_ASSIGN_OR_RETURN(writer_, RunWriter::Open(options_.run_dir, info));
+  }
   if (!options_.resume.empty()) {
     CVT_RETURN_IF_ERROR(Resume());
     absl::StatusOr<std::vector<CheckpointRecord>> records =
         ReadCheckpointRecords(options_.run_dir);
-    if (records.ok()) {
+    if (records.ok() && root()) {
       for (const CheckpointRecord& r : *records) index_[r.file] = r;
     }
   }
@@ -980,34 +1227,43 @@ absl::Status FitRun::Run() {
        ++epoch) {
     status = TrainEpoch(epoch, epoch == start_epoch_ ? skip_batches_ : 0);
     if (!status.ok()) break;
-    if (stop_requested_ &&
-        (g_stop_signal.load() != 0 || options_.stop_after_steps > 0)) {
-      break;
-    }
+    if (preempted_) break;
     if ((epoch + 1) % every == 0 || epoch + 1 == max_epochs) {
       status = ValidateAndCheckpoint(epoch);
+      if (!status.ok()) break;
     }
-    CVT_RETURN_IF_ERROR(writer_->Heartbeat());
-    // A signal during validation stops after it (its checkpoints are
-    // written, so the run resumes at the next epoch).
-    if (g_stop_signal.load() != 0) stop_requested_ = true;
+    if (root()) CVT_RETURN_IF_ERROR(writer_->Heartbeat());
+    // A signal during validation (on any rank) stops after it: its
+    // checkpoints are written, so the run resumes at the next epoch.
+    absl::StatusOr<std::vector<double>> signalled =
+        comm_->Sum({g_stop_signal.load() != 0 ? 1.0 : 0.0});
+    if (!signalled.ok()) {
+      status = signalled.status();
+      break;
+    }
+    if ((*signalled)[0] > 0) preempted_ = stop_requested_ = true;
     if (stop_requested_) break;
   }
+  if (!root())
+    return status.ok() && preempted_
+               ? absl::AbortedError("stopped with the other ranks")
+               : status;
   absl::Status plots =
       curves_.WritePng(options_.run_dir + "/plots/training_curves.png");
-  if (!plots.ok() && !options_.quiet) {
+  if (!plots.ok() && !quiet()) {
     std::cerr << "train: warning: " << plots << "\n";
   }
-  const bool signalled = g_stop_signal.load() != 0 ||
-                         (options_.stop_after_steps > 0 && stop_requested_);
   if (!status.ok()) {
     CVT_RETURN_IF_ERROR(writer_->Finish("FAILED"));
     return status;
   }
-  if (signalled) {
+  if (preempted_) {
     CVT_RETURN_IF_ERROR(writer_->Finish("KILLED"));
     return absl::AbortedError(absl::StrCat(
-        "stopped by ", g_stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM",
+        "stopped by ",
+        g_stop_signal.load() == 0 && distributed()
+            ? "a signal to another rank"
+            : (g_stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM"),
         " at step ", global_step_, "; ",
         preemption_path_.empty() ? policy_->last_model_path()
                                  : preemption_path_,

@@ -31,6 +31,26 @@
 // position, and cuts metrics.jsonl back to the checkpoint's offset, so an
 // interrupted run and an uninterrupted one end with bit-identical weights
 // (same thread count, CPU).
+//
+// Data parallel (world_size > 1; training_semantics.md 2.7): ranks join
+// through c10d (TCPStore at MASTER_ADDR:MASTER_PORT, ProcessGroupGloo).
+// Rank 0's initial weights are broadcast; each rank trains on its shard of
+// every epoch's permutation (padded to a multiple of the world size by
+// repeating its head, as DistributedSampler does), gradients are averaged
+// over ranks in 25 MiB buckets before clipping and the AdamW step, and
+// DETR's loss normalisers (object count, cross-entropy weight) are summed
+// over ranks, so W ranks with batch b take the steps one process takes
+// with batch W*b (YOLO's batch norm and target-score normaliser stay per
+// rank, as in PyTorch DDP without SyncBatchNorm). Validation shards are
+// disjoint (not padded); the predictions are gathered, deduplicated by
+// image id and evaluated once over the whole split. Decisions (early
+// stopping, top-k) are computed from the same gathered metrics on every
+// rank; only rank 0 writes the run directory and checkpoints (which hold
+// every rank's generator state). A non-finite loss or a stop signal on any
+// rank stops all of them at the same step. Resume needs the same world size
+// and the run directory readable by every rank (a shared file system across
+// nodes). A rank that dies makes the others fail (Unavailable) at their next
+// collective, or after dist_timeout_s if a rank hangs.
 
 #ifndef LIBS_TRAIN_TRAINER_H_
 #define LIBS_TRAIN_TRAINER_H_
@@ -42,6 +62,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "libs/config/pipeline.pb.h"
+#include "libs/dist/dist_env.h"
 
 namespace cvt {
 
@@ -61,6 +82,13 @@ struct FitOptions {
   // Test hook: stop as if SIGTERM arrived after this many optimizer steps
   // (0 = never).
   int64_t stop_after_steps = 0;
+  // Data-parallel training (DistEnvFromEnvironment: torchrun's variables).
+  // With world_size > 1 every rank runs Fit with the same config and
+  // run_dir; see "Data parallel" above. Default: one process.
+  DistEnv dist;
+  // How long a rank waits for the others (rendezvous and each collective)
+  // before it fails. Default: 1800 s.
+  int64_t dist_timeout_s = 1800;
 };
 
 // Trains; see the file comment. InvalidArgument for bad config or data

@@ -8,6 +8,8 @@
 #include "glog/logging.h"
 #include "libs/base/status.h"
 #include "libs/base/tool_main.h"
+#include "libs/dist/dist_env.h"
+#include "libs/dist/launcher.h"
 #include "tools/train/train.h"
 
 ABSL_FLAG(std::string, config, "", "Pipeline config (.textproto or .json).");
@@ -29,15 +31,25 @@ ABSL_FLAG(int, threads, 0, "Intra-op threads; 0 = all cores.");
 ABSL_FLAG(
     bool, exist_ok, false,
     "fit: train a fresh run even if --run_dir already holds checkpoints.");
+ABSL_FLAG(int, nproc_per_node, 0,
+          "fit: start N data-parallel workers on this machine (like torchrun "
+          "--standalone --nproc_per_node N); each gets --threads threads.");
+ABSL_FLAG(int, master_port, 0,
+          "fit --nproc_per_node: rendezvous port on 127.0.0.1; 0 = a free "
+          "one.");
+ABSL_FLAG(int64_t, dist_timeout_s, 1800,
+          "fit, data parallel: seconds a rank waits for the others before it "
+          "fails.");
 ABSL_FLAG(int64_t, stop_after_steps, 0,
           "fit (testing): behave as if SIGTERM arrived after N optimizer "
           "steps.");
 
 int main(int argc, char** argv) {
+  const std::vector<std::string> original_args(argv, argv + argc);
   absl::SetProgramUsageMessage(
       "Trains and runs object detectors.\n"
       "Usage: train fit --config C [--set k=v ...] --data DIR --run_dir DIR "
-      "[--resume last|best|PATH] [--threads N]\n"
+      "[--resume last|best|PATH] [--threads N] [--nproc_per_node N]\n"
       "       train validate|test --checkpoint CKPT --data DIR\n"
       "       train predict --checkpoint CKPT --images DIR|--data DIR --out "
       "results.json");
@@ -53,7 +65,34 @@ int main(int argc, char** argv) {
         "train", absl::InvalidArgumentError(
                      std::string("unexpected argument '") + args[2] + "'"));
   }
+  const int nproc = absl::GetFlag(FLAGS_nproc_per_node);
+  if (nproc > 0) {
+    // The launcher: the same command without --nproc_per_node, N times,
+    // with the torchrun variables set (torchrun itself can start the
+    // workers instead).
+    cvt::LaunchOptions launch;
+    launch.nproc = nproc;
+    launch.master_port = absl::GetFlag(FLAGS_master_port);
+    launch.argv = cvt::DropFlag(
+        cvt::DropFlag(std::vector<std::string>(original_args.begin() + 1,
+                                               original_args.end()),
+                      "nproc_per_node"),
+        "master_port");
+    launch.argv.insert(launch.argv.begin(), "/proc/self/exe");
+    if (args.size() < 2 || std::string(args[1]) != "fit") {
+      return cvt::ExitCode("train",
+                           absl::InvalidArgumentError(
+                               "--nproc_per_node applies to train fit only"));
+    }
+    absl::StatusOr<int> code = cvt::LaunchLocalWorkers(launch);
+    if (!code.ok()) return cvt::ExitCode("train", code.status());
+    return *code;
+  }
+  absl::StatusOr<cvt::DistEnv> dist = cvt::DistEnvFromEnvironment();
+  if (!dist.ok()) return cvt::ExitCode("train", dist.status());
   cvt::TrainOptions options;
+  options.dist = *dist;
+  options.dist_timeout_s = absl::GetFlag(FLAGS_dist_timeout_s);
   options.subcommand = args.size() > 1 ? args[1] : "";
   options.config_path = cvt::ResolveUserPath(absl::GetFlag(FLAGS_config));
   for (const std::string& file : set_files) {

@@ -27,6 +27,8 @@ absl::Status RunTrain(const TrainOptions& options) {
     fit.threads = options.threads;
     fit.exist_ok = options.exist_ok;
     fit.stop_after_steps = options.stop_after_steps;
+    fit.dist = options.dist;
+    fit.dist_timeout_s = options.dist_timeout_s;
     return Fit(config, fit);
   }
   if (sub == "validate" || sub == "test") {

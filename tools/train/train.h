@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "libs/dist/dist_env.h"
 
 namespace cvt {
 
@@ -44,6 +45,10 @@ struct TrainOptions {
   // fit, for tests: stop as after SIGTERM once this many optimizer steps
   // are done (0 = never).
   int64_t stop_after_steps = 0;
+  // fit: this process's place in a data-parallel job (torchrun variables)
+  // and how long it waits for the others.
+  DistEnv dist;
+  int64_t dist_timeout_s = 1800;
 };
 
 // InvalidArgument for a bad subcommand, missing flags or an invalid config;
