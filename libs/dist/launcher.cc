@@ -78,7 +78,8 @@ absl::StatusOr<int> LaunchLocalWorkers(const LaunchOptions& options) {
   if (options.argv.empty()) {
     return absl::InvalidArgumentError("the launcher needs a command");
   }
-  const int port = options.master_port > 0 ? options.master_port : FreeLoopbackPort();
+  const int port =
+      options.master_port > 0 ? options.master_port : FreeLoopbackPort();
   struct sigaction action {};
   action.sa_handler = OnSignal;
   sigemptyset(&action.sa_mask);
