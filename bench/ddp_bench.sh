@@ -42,7 +42,7 @@ run() {  # name nproc
     --set trainer.max_epochs=1 --set trainer.log_every_n_steps=1 \
     --set trainer.limit_train_batches="$fraction" --set trainer.limit_val_batches=0.01 \
     --set trainer.compute_val_map=false --set checkpoint.monitor=val/loss \
-    --set checkpoint.mode=MIN --set checkpoint.filename='e{epoch}' \
+    --set checkpoint.mode=MIN --set checkpoint.filename='e{epoch}' --set early_stopping.enabled=false \
     --set data.num_workers=1 >"$work/$name.log" 2>&1
   /usr/bin/python3 - "$work/$name/metrics.jsonl" <<'PY'
 import json, statistics, sys

@@ -92,7 +92,9 @@ absl::StatusOr<ModelOutput> DetrAdapter::Loss(
     CVT_ASSIGN_OR_RETURN(
         std::vector<double> sums,
         (*sum_over_ranks)({local.num_objects, local.ce_weight}));
-    global = DetrLossNormalizers{sums[0] / world_size, sums[1] / world_size};
+    // Clamped before the division, as one process clamps its batch's count.
+    global = DetrLossNormalizers{std::max(sums[0], 1.0) / world_size,
+                                 sums[1] / world_size};
   }
   CVT_ASSIGN_OR_RETURN(
       DetrLoss loss, ComputeDetrLoss(used, detr_targets, options_.loss,

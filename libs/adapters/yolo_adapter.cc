@@ -61,6 +61,23 @@ std::vector<BoxXyxy> YoloAdapter::BoxesToInputXyxy(
 
 absl::StatusOr<ModelOutput> YoloAdapter::AdaptOutput(
     const RawOutput& raw, const std::vector<AdaptedTarget>& targets) const {
+  return Loss(raw, targets, nullptr);
+}
+
+absl::StatusOr<ModelOutput> YoloAdapter::AdaptOutputAcrossRanks(
+    const RawOutput& raw, const std::vector<AdaptedTarget>& targets,
+    int world_size, const SumOverRanks& sum_over_ranks) const {
+  const std::function<absl::StatusOr<double>(double)> normaliser =
+      [&](double local) -> absl::StatusOr<double> {
+    CVT_ASSIGN_OR_RETURN(std::vector<double> total, sum_over_ranks({local}));
+    return std::max(total[0], 1.0) / world_size;
+  };
+  return Loss(raw, targets, &normaliser);
+}
+
+absl::StatusOr<ModelOutput> YoloAdapter::Loss(
+    const RawOutput& raw, const std::vector<AdaptedTarget>& targets,
+    const std::function<absl::StatusOr<double>(double)>* normaliser) const {
   const YoloOutput* out = std::get_if<YoloOutput>(&raw);
   if (out == nullptr) {
     return absl::InvalidArgumentError(
@@ -72,8 +89,9 @@ absl::StatusOr<ModelOutput> YoloAdapter::AdaptOutput(
   for (const AdaptedTarget& t : targets) {
     yolo_targets.push_back({t.boxes, t.labels});
   }
-  CVT_ASSIGN_OR_RETURN(YoloLoss loss,
-                       ComputeYoloLoss(*out, yolo_targets, options_.loss));
+  CVT_ASSIGN_OR_RETURN(
+      YoloLoss loss,
+      ComputeYoloLoss(*out, yolo_targets, options_.loss, normaliser));
   ModelOutput result;
   result.loss = loss.total;
   const std::vector<std::string> names = loss_terms();

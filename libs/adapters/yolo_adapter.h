@@ -30,6 +30,9 @@
 #ifndef LIBS_ADAPTERS_YOLO_ADAPTER_H_
 #define LIBS_ADAPTERS_YOLO_ADAPTER_H_
 
+#include <functional>
+#include <vector>
+
 #include "libs/adapters/output_adapter.h"
 #include "libs/models/nms.h"
 #include "libs/models/yolo_loss.h"
@@ -61,6 +64,10 @@ class YoloAdapter : public OutputAdapter {
   absl::StatusOr<ModelOutput> AdaptOutput(
       const RawOutput& raw,
       const std::vector<AdaptedTarget>& targets) const override;
+  // The target-score normaliser is summed over the ranks.
+  absl::StatusOr<ModelOutput> AdaptOutputAcrossRanks(
+      const RawOutput& raw, const std::vector<AdaptedTarget>& targets,
+      int world_size, const SumOverRanks& sum_over_ranks) const override;
   absl::StatusOr<std::vector<CocoDetection>> FormatPredictions(
       const RawOutput& raw, const std::vector<DetectionTarget>& targets,
       const CategoryMap& categories) const override;
@@ -70,6 +77,10 @@ class YoloAdapter : public OutputAdapter {
       const at::Tensor& boxes, const ImageGeometry& geometry) const override;
 
  private:
+  absl::StatusOr<ModelOutput> Loss(
+      const RawOutput& raw, const std::vector<AdaptedTarget>& targets,
+      const std::function<absl::StatusOr<double>(double)>* normaliser) const;
+
   YoloAdapterOptions options_;
 };
 

@@ -30,6 +30,9 @@ class LocalCommunicator : public Communicator {
       const std::vector<double>& values) override {
     return values;
   }
+  absl::Status SumInPlace(const std::vector<at::Tensor>&) override {
+    return absl::OkStatus();
+  }
   absl::StatusOr<at::Tensor> AllGatherRows(const at::Tensor& rows) override {
     return rows;
   }
@@ -131,6 +134,15 @@ class GlooCommunicator : public Communicator {
         group_->allreduce(flat)->wait();
         flat[0].div_(env_.world_size);
         Unflatten(flat[0], tensors, begin, end);
+      }
+    });
+  }
+
+  absl::Status SumInPlace(const std::vector<at::Tensor>& tensors) override {
+    return Guard("all-reduce", [&] {
+      for (const at::Tensor& t : tensors) {
+        std::vector<at::Tensor> one = {t};
+        group_->allreduce(one)->wait();
       }
     });
   }

@@ -69,6 +69,10 @@ class Communicator {
   virtual absl::Status AllReduceMean(
       const std::vector<at::Tensor>& tensors) = 0;
 
+  // Replaces every tensor with its element-wise sum over ranks (one
+  // all-reduce per tensor; contiguous tensors).
+  virtual absl::Status SumInPlace(const std::vector<at::Tensor>& tensors) = 0;
+
   // Element-wise sums over ranks (in double precision).
   virtual absl::StatusOr<std::vector<double>> Sum(
       const std::vector<double>& values) = 0;

@@ -107,6 +107,10 @@ TEST(CommunicatorTest, CollectivesOverGlooWithThreeRanks) {
     CHILD_CHECK(g1.allclose(at::arange(6, at::kFloat).view({2, 3}) * 1.0));
     CHILD_CHECK(g2.allclose(at::full({17}, 1.0f, at::kFloat)));
 
+    at::Tensor s = at::full({3}, static_cast<double>(rank + 1), at::kDouble);
+    CHILD_CHECK(c.SumInPlace({s}).ok());
+    CHILD_CHECK(s.equal(at::full({3}, 6.0, at::kDouble)));
+
     auto sum = c.Sum({1.0, static_cast<double>(rank), 0.25});
     CHILD_CHECK(sum.ok() && *sum == (std::vector<double>{3, 3, 0.75}));
 

@@ -40,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "libs/models/detr_loss.h"
+#include "libs/models/sync_batch_norm.h"
 #include "libs/models/yolo.h"
 
 namespace cvt {
@@ -72,6 +73,13 @@ class Detector {
   // Non-parameter state saved in checkpoints (batch-norm statistics).
   virtual NamedTensors named_buffers() = 0;
   virtual void train(bool on) = 0;
+
+  // Data-parallel training: batch statistics over all ranks
+  // (sync_batch_norm.h), for models with training-mode batch norm that
+  // their config lets sync (YOLO's sync_batch_norm). `sum_over_ranks` must
+  // outlive training. The default does nothing (DETR's batch norm is
+  // frozen).
+  virtual void SyncBatchNormAcrossRanks(SumTensorsOverRanks sum_over_ranks) {}
 
   // Collated batches are padded to a multiple of this. Default: 1.
   virtual int64_t size_divisor() const { return 1; }

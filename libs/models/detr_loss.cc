@@ -110,7 +110,7 @@ absl::StatusOr<DetrLoss> ComputeDetrLoss(
     // 0: cross_entropy's own weighted mean (the batch's normaliser).
     double ce_weight = 0;
     if (normalizers != nullptr) {
-      num_objects = std::max(normalizers->num_objects, 1.0);
+      num_objects = normalizers->num_objects;
       ce_weight = normalizers->ce_weight;
     }
     DetrLoss result;

@@ -58,8 +58,9 @@ struct DetrLossOptions {
 // the total cross-entropy weight, sum over images of m + (Q - m) *
 // no_object_weight with m = min(Q, objects). Data-parallel training passes
 // the sums over ranks divided by the world size (DETR's all-reduced
-// num_boxes / world_size, extended to the cross-entropy), so that the mean
-// of the ranks' gradients is the gradient of the whole batch.
+// num_boxes / world_size, extended to the cross-entropy; the count clamped
+// to >= 1 before the division, as one process clamps its own), so that the
+// mean of the ranks' gradients is the gradient of the whole batch.
 struct DetrLossNormalizers {
   double num_objects = 0;
   double ce_weight = 0;
@@ -79,7 +80,7 @@ struct DetrLoss {
 // `outputs` holds the final decoder output first, then any auxiliary ones.
 // Errors: InvalidArgument for shapes that do not fit `targets`, the
 // matcher's errors.
-// `normalizers` replaces the batch's own (num_objects is clamped to >= 1).
+// `normalizers` (positive) replaces the batch's own.
 absl::StatusOr<DetrLoss> ComputeDetrLoss(
     const std::vector<DetrOutput>& outputs,
     const std::vector<DetrTarget>& targets, const DetrLossOptions& options,

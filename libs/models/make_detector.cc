@@ -106,8 +106,8 @@ absl::StatusOr<std::unique_ptr<Detector>> MakeDetr(const DetrConfig& config,
 
 class YoloDetector : public Detector {
  public:
-  YoloDetector(std::unique_ptr<Yolo> yolo, std::string name)
-      : yolo_(std::move(yolo)), name_(std::move(name)) {}
+  YoloDetector(std::unique_ptr<Yolo> yolo, std::string name, bool sync_bn)
+      : yolo_(std::move(yolo)), name_(std::move(name)), sync_bn_(sync_bn) {}
 
   absl::StatusOr<RawOutput> Forward(const at::Tensor& images,
                                     const at::Tensor& /*pixel_mask*/) override {
@@ -117,6 +117,9 @@ class YoloDetector : public Detector {
   NamedTensors named_parameters() override { return yolo_->named_parameters(); }
   NamedTensors named_buffers() override { return yolo_->named_buffers(); }
   void train(bool on) override { yolo_->train(on); }
+  void SyncBatchNormAcrossRanks(SumTensorsOverRanks sum_over_ranks) override {
+    if (sync_bn_) yolo_->SyncBatchNormAcrossRanks(std::move(sum_over_ranks));
+  }
   int64_t size_divisor() const override { return 32; }
   std::string backbone_prefix() const override { return "backbone."; }
   std::string name() const override { return name_; }
@@ -124,6 +127,7 @@ class YoloDetector : public Detector {
  private:
   std::unique_ptr<Yolo> yolo_;
   std::string name_;
+  bool sync_bn_;
 };
 
 absl::StatusOr<std::unique_ptr<Detector>> MakeYolo(const YoloConfig& config,
@@ -146,8 +150,8 @@ absl::StatusOr<std::unique_ptr<Detector>> MakeYolo(const YoloConfig& config,
       break;
   }
   CVT_ASSIGN_OR_RETURN(std::unique_ptr<Yolo> yolo, Yolo::Create(options));
-  return std::unique_ptr<Detector>(
-      std::make_unique<YoloDetector>(std::move(yolo), std::move(name)));
+  return std::unique_ptr<Detector>(std::make_unique<YoloDetector>(
+      std::move(yolo), std::move(name), config.sync_batch_norm()));
 }
 
 // --------------------------------------------------------- TorchScript ----

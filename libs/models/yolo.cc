@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/base/exceptions.h"
 #include "libs/base/status_macros.h"
+#include "libs/models/sync_batch_norm.h"
 #include "torch/nn/module.h"
 #include "torch/nn/modules/batchnorm.h"
 #include "torch/nn/modules/container/modulelist.h"
@@ -62,10 +63,22 @@ struct ConvImpl : nn::Module {
         nn::BatchNorm2d(nn::BatchNorm2dOptions(out).eps(1e-3).momentum(0.1)));
   }
   at::Tensor forward(const at::Tensor& x) {
-    return at::silu(bn->forward(conv->forward(x)));
+    at::Tensor y = conv->forward(x);
+    if (sync != nullptr && is_training()) {
+      {
+        at::NoGradGuard no_grad;
+        bn->num_batches_tracked.add_(1);
+      }
+      return at::silu(SyncBatchNorm(
+          y, bn->weight, bn->bias, bn->running_mean, bn->running_var,
+          bn->options.momentum().value_or(0.1), bn->options.eps(), *sync));
+    }
+    return at::silu(bn->forward(y));
   }
   nn::Conv2d conv{nullptr};
   nn::BatchNorm2d bn{nullptr};
+  // Data parallel: batch statistics over all ranks (Yolo::SyncBatchNorm).
+  const SumTensorsOverRanks* sync = nullptr;
 };
 TORCH_MODULE(Conv);
 
@@ -266,6 +279,7 @@ TORCH_MODULE(Net);
 struct Yolo::Impl {
   YoloOptions options;
   Net net{nullptr};
+  SumTensorsOverRanks sync;
 };
 
 Yolo::Yolo(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -357,6 +371,14 @@ std::vector<std::pair<std::string, at::Tensor>> Yolo::named_buffers() {
 }
 
 void Yolo::train(bool on) { impl_->net->train(on); }
+
+void Yolo::SyncBatchNormAcrossRanks(SumTensorsOverRanks sum_over_ranks) {
+  impl_->sync = std::move(sum_over_ranks);
+  const SumTensorsOverRanks* sync = impl_->sync ? &impl_->sync : nullptr;
+  impl_->net->apply([sync](nn::Module& m) {
+    if (auto* conv = dynamic_cast<ConvImpl*>(&m)) conv->sync = sync;
+  });
+}
 
 int64_t Yolo::num_parameters() const {
   int64_t count = 0;

@@ -81,6 +81,7 @@
 #include "ATen/core/Tensor.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "libs/models/sync_batch_norm.h"
 
 namespace torch {
 namespace nn {
@@ -141,6 +142,10 @@ class Yolo {
   std::vector<std::pair<std::string, at::Tensor>> named_buffers();
   // Training mode (batch statistics) or evaluation (running statistics).
   void train(bool on);
+  // Data-parallel training: from now on, training-mode batch norm takes its
+  // statistics over all ranks (sync_batch_norm.h) through `sum_over_ranks`;
+  // an empty function goes back to per-process statistics.
+  void SyncBatchNormAcrossRanks(SumTensorsOverRanks sum_over_ranks);
   // Elements of all parameters.
   int64_t num_parameters() const;
 

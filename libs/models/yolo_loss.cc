@@ -141,9 +141,11 @@ absl::Status Validate(const YoloOutput& out,
 
 }  // namespace
 
-absl::StatusOr<YoloLoss> ComputeYoloLoss(const YoloOutput& output,
-                                         const std::vector<YoloTarget>& targets,
-                                         const YoloLossOptions& options) {
+absl::StatusOr<YoloLoss> ComputeYoloLoss(
+    const YoloOutput& output, const std::vector<YoloTarget>& targets,
+    const YoloLossOptions& options,
+    const std::function<absl::StatusOr<double>(double)>*
+        normaliser_across_ranks) {
   return CallCatchingExceptions("YOLO loss", [&]() -> absl::StatusOr<YoloLoss> {
     absl::Status valid = Validate(output, targets, options);
     if (!valid.ok()) return valid;
@@ -197,6 +199,12 @@ absl::StatusOr<YoloLoss> ComputeYoloLoss(const YoloOutput& output,
       dfl = dfl + (side.mean(1) * weight).sum();
     }
     at::Tensor normaliser = score_sum.clamp_min(1);
+    if (normaliser_across_ranks != nullptr) {
+      absl::StatusOr<double> global =
+          (*normaliser_across_ranks)(score_sum.item<double>());
+      if (!global.ok()) return global.status();
+      normaliser = at::full({}, *global, float_options);
+    }
     YoloLoss loss;
     loss.cls = cls / normaliser;
     loss.box = box / normaliser;

@@ -44,6 +44,7 @@
 #define LIBS_MODELS_YOLO_LOSS_H_
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "ATen/core/Tensor.h"
@@ -80,9 +81,16 @@ struct YoloLoss {
 // for a wrong number of targets, a malformed output, target tensors of the
 // wrong shape, labels outside [0, K) or topk < 1; Unknown for a LibTorch
 // failure.
-absl::StatusOr<YoloLoss> ComputeYoloLoss(const YoloOutput& output,
-                                         const std::vector<YoloTarget>& targets,
-                                         const YoloLossOptions& options);
+//
+// The parts are normalised by the batch's total target score (at least 1).
+// Data-parallel training passes `normaliser_across_ranks`, which maps this
+// rank's total to the normaliser to use: max(global total, 1) / world size,
+// so that the mean of the ranks' gradients is the whole batch's gradient.
+absl::StatusOr<YoloLoss> ComputeYoloLoss(
+    const YoloOutput& output, const std::vector<YoloTarget>& targets,
+    const YoloLossOptions& options,
+    const std::function<absl::StatusOr<double>(double)>*
+        normaliser_across_ranks = nullptr);
 
 }  // namespace cvt
 

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <vector>
 
 #include "ATen/ATen.h"
@@ -538,6 +539,13 @@ absl::Status FitRun::Prepare() {
       state.push_back(t.detach());
     for (auto& [name, t] : model.named_buffers()) state.push_back(t.detach());
     CVT_RETURN_IF_ERROR(comm_->Broadcast(state));
+    // Training-mode batch norm over all ranks (where the model has it and
+    // its config asks). Errors surface as exceptions inside autograd and
+    // reach Fit's boundary.
+    model.SyncBatchNormAcrossRanks([this](std::vector<at::Tensor>& tensors) {
+      absl::Status s = comm_->SumInPlace(tensors);
+      if (!s.ok()) throw std::runtime_error(std::string(s.message()));
+    });
     if (!root()) {
       at::manual_seed(static_cast<uint64_t>(
           MixSeed(config_.trainer().seed(), kModelSeedTag, comm_->rank()) &

@@ -37,11 +37,12 @@
 // Rank 0's initial weights are broadcast; each rank trains on its shard of
 // every epoch's permutation (padded to a multiple of the world size by
 // repeating its head, as DistributedSampler does), gradients are averaged
-// over ranks in 25 MiB buckets before clipping and the AdamW step, and
-// DETR's loss normalisers (object count, cross-entropy weight) are summed
-// over ranks, so W ranks with batch b take the steps one process takes
-// with batch W*b (YOLO's batch norm and target-score normaliser stay per
-// rank, as in PyTorch DDP without SyncBatchNorm). Validation shards are
+// over ranks in 25 MiB buckets before clipping and the AdamW step, the
+// losses' batch normalisers (DETR's object count and cross-entropy weight,
+// YOLO's target-score total) are summed over ranks, and YOLO's training
+// batch norm takes its statistics over all ranks (model.yolo.
+// sync_batch_norm, default on), so W ranks with batch b take the steps one
+// process takes with batch W*b. Validation shards are
 // disjoint (not padded); the predictions are gathered, deduplicated by
 // image id and evaluated once over the whole split. Decisions (early
 // stopping, top-k) are computed from the same gathered metrics on every

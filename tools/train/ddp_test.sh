@@ -5,6 +5,9 @@
 #   - 2 ranks x batch 2 (--nproc_per_node 2) end with weights within 1e-6 of
 #     1 process x batch 4 with the same seed, with the same validation mAP;
 #     only rank 0 wrote the run directory;
+#   - the same for YOLO nano (letterboxed 64 px), whose batch norm is
+#     synced over the ranks (model.yolo.sync_batch_norm, the default) and
+#     whose target-score normaliser is summed over them;
 #   - a 2-rank run stopped after 3 steps (KILLED) and resumed with --resume
 #     last on 2 ranks ends bit-identical to the uninterrupted 2-rank run;
 #     resuming it on 1 process is refused (exit 2);
@@ -104,6 +107,42 @@ import json, sys
 ids = sorted({d["image_id"] for d in json.load(open(sys.argv[1]))})
 assert len(ids) == 8, ids
 PY
+
+# --- YOLO: synced batch norm ------------------------------------------------------
+# YOLO is compared at the first step (loss and the all-reduced gradient's
+# norm), not by weights after several steps: on 64 px inputs its Adam steps
+# amplify float rounding (one process with two valid batch-norm kernels
+# already ends 0.2 apart after 8 steps), so later weights say nothing about
+# DDP. The first step does: per-rank batch norm misses by 40%.
+yolo=(--config configs/yolo_nano_shapes.textproto --data "$data" --threads 1
+  --set trainer.max_epochs=1 --set trainer.log_every_n_steps=1
+  --set augmentation.letterbox_size=64 --set data.num_workers=1
+  --set checkpoint.filename='e{epoch}')
+first() {  # dir name -> value at step 0
+  /usr/bin/python3 -c '
+import json, sys
+print([json.loads(l)["value"] for l in open(sys.argv[1])
+       if json.loads(l)["name"] == sys.argv[2] and json.loads(l)["step"] == 0][0])' "$1/metrics.jsonl" "$2"
+}
+close() {  # a b rtol
+  /usr/bin/python3 -c "import sys; sys.exit(0 if abs($1 - $2) <= $3 * abs($1) else 1)"
+}
+"$train" fit "${yolo[@]}" --set data.batch_size=4 --run_dir "$TEST_TMPDIR/yolo_one" \
+  2>"$TEST_TMPDIR/yolo_one.log" || { tail "$TEST_TMPDIR/yolo_one.log"; fail "YOLO 1-process fit"; }
+"$train" fit "${yolo[@]}" --set data.batch_size=2 --nproc_per_node 2 \
+  --run_dir "$TEST_TMPDIR/yolo_two" 2>"$TEST_TMPDIR/yolo_two.log" ||
+  { tail -20 "$TEST_TMPDIR/yolo_two.log"; fail "YOLO 2-rank fit"; }
+"$train" fit "${yolo[@]}" --set data.batch_size=2 --nproc_per_node 2 \
+  --set model.yolo.sync_batch_norm=false --run_dir "$TEST_TMPDIR/yolo_local_bn" \
+  2>"$TEST_TMPDIR/yolo_local_bn.log" || fail "YOLO 2-rank fit, per-rank batch norm"
+for name in train/loss grad_norm; do
+  one=$(first "$TEST_TMPDIR/yolo_one" $name)
+  two=$(first "$TEST_TMPDIR/yolo_two" $name)
+  loc=$(first "$TEST_TMPDIR/yolo_local_bn" $name)
+  echo "YOLO step 0 $name: 1 x 4 $one, 2 x 2 synced $two, 2 x 2 per-rank batch norm $loc"
+  close "$one" "$two" 1e-4 || fail "YOLO $name: 2 synced ranks $two vs 1 process $one"
+  close "$one" "$loc" 1e-2 && fail "YOLO $name: per-rank batch norm matched ($loc)"
+done
 
 # --- resume on 2 ranks --------------------------------------------------------
 "$train" fit "${tiny[@]}" --set data.batch_size=2 --nproc_per_node 2 --stop_after_steps 3 \
