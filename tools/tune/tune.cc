@@ -814,6 +814,10 @@ class Driver {
     const std::string out(absl::StripSuffix(search_.out_dir, "/"));
     run.run_name = "tune-" + out.substr(out.find_last_of('/') + 1);
     run.task = "tune";
+    // The trials' model, so mlflow_push's default experiment is theirs.
+    absl::StatusOr<RunRecord> best_run =
+        ReadRunRecord(absl::StrCat(search_.out_dir, "/trials/", best.id));
+    if (best_run.ok()) run.model_name = best_run->model_name;
     const TuneSearchSettings& s = search_.settings;
     run.hyperparameters = {
         {"tune.metric", s.metric},
