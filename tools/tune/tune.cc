@@ -731,6 +731,11 @@ class Driver {
                                   .milestone = d.milestone,
                                   .cutoff = d.cutoff});
     }
+    if (t.last_time == 0) {
+      Progress(t.id, ": warning: its trainer logged no ",
+               search_.settings.metric,
+               " (--metric must be a metrics.jsonl name logged every epoch)");
+    }
     Progress(
         t.id, " COMPLETED after ", t.last_time, " epochs",
         t.best_value.has_value()

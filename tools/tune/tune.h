@@ -96,10 +96,11 @@ struct TuneOptions {
   // SIGTERM, the state is saved and `RunTune` returns Aborted. Default:
   // never.
   std::function<bool()> stop;
-  // Progress lines ("tune: ..."); nullptr for none. Default: `&std::cerr`.
+  // Progress lines ("tune: ..."); nullptr for none. Default: none (main.cc
+  // passes `&std::cerr`).
   std::ostream* progress = nullptr;
-  // The results table printed at the end; nullptr for none. Default:
-  // `&std::cout` (set by main.cc).
+  // The ranked results table printed at the end; nullptr for none.
+  // Default: none (main.cc passes `&std::cout`).
   std::ostream* summary = nullptr;
 };
 
