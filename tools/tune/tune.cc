@@ -480,7 +480,7 @@ class Driver {
         interrupted_ = true;
         Progress("stopping: SIGTERM to ", running_.size(),
                  " running trials; their state is kept for --resume");
-        for (auto& [i, r] : running_) CVT_RETURN_IF_ERROR(SendStop(i, r));
+        for (auto& [i, r] : running_) CVT_RETURN_IF_ERROR(SendStop(r));
       }
       // Reap first, so the reports read next include each ended trial's last.
       std::vector<std::pair<size_t, ExitStatus>> exited;
@@ -592,11 +592,10 @@ class Driver {
                         absl::StrJoin(sets, " "), text.substr(body));
   }
 
-  absl::Status SendStop(size_t i, Running& r) {
+  absl::Status SendStop(Running& r) {
     r.kill_at = Clock::now() +
                 std::chrono::duration_cast<Clock::duration>(
                     std::chrono::duration<double>(options_.stop_grace_s));
-    (void)i;
     return r.process->Signal(SIGTERM);
   }
 
@@ -677,7 +676,7 @@ class Driver {
     } else if (stop) {
       t.stop_requested = true;
       auto it = running_.find(i);
-      if (it != running_.end()) CVT_RETURN_IF_ERROR(SendStop(i, it->second));
+      if (it != running_.end()) CVT_RETURN_IF_ERROR(SendStop(it->second));
     }
     return Save();
   }

@@ -35,7 +35,8 @@ args=(--config configs/yolo_nano_shapes.textproto --set data.batch_size=4
       --metric train/loss_epoch --mode min --grace_period 1 --reduction_factor 2
       --max_t 4 --seed 1 --poll_interval_s 0.05)
 
-# Kill tune once two trials are finished and a running one has a checkpoint.
+# Kill tune once two trials are finished and a running one (not being
+# stopped) has a checkpoint.
 "$tune" "${args[@]}" >/dev/null 2>"$TEST_TMPDIR/tune1.log" &
 pid=$!
 ready() {
@@ -48,6 +49,7 @@ except Exception:
     sys.exit(1)
 done = [t for t in state["trials"] if t["status"] in ("COMPLETED", "STOPPED")]
 running = [t for t in state["trials"] if t["status"] == "RUNNING" and
+           not t["stop_requested"] and not t["max_t_reached"] and
            os.path.exists(os.path.join(out, "trials", t["id"], "checkpoints", "last.ckpt"))]
 sys.exit(0 if len(done) >= 2 and running else 1)
 PY
