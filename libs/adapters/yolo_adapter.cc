@@ -1,6 +1,7 @@
 #include "libs/adapters/yolo_adapter.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "ATen/ATen.h"
 #include "absl/strings/str_cat.h"
@@ -156,6 +157,19 @@ absl::StatusOr<ModelOutput> DenseAdapter::AdaptOutput(
   }
   return CallCatchingExceptions(
       "dense loss", [&]() -> absl::StatusOr<ModelOutput> {
+        // A diverged module: no matching is possible; the loss is NaN, which
+        // the trainer reports as a non-finite loss rather than bad input.
+        if (!at::isfinite(out->boxes).all().item<bool>() ||
+            !at::isfinite(out->scores).all().item<bool>()) {
+          const at::Tensor nan =
+              at::full({}, std::nan(""), out->scores.options());
+          ModelOutput result;
+          result.loss = nan;
+          for (const std::string& name : loss_terms()) {
+            result.terms.push_back({name, nan});
+          }
+          return result;
+        }
         const int64_t batch = out->boxes.size(0);
         const int64_t n = out->boxes.size(1);
         at::Tensor scores = out->scores.clamp(1e-6, 1 - 1e-6);

@@ -1,5 +1,6 @@
 #include "libs/models/detr_loss.h"
 
+#include <cmath>
 #include <vector>
 
 #include "ATen/ATen.h"
@@ -104,6 +105,17 @@ absl::StatusOr<DetrLoss> ComputeDetrLoss(
     }
   }
   return CallCatchingExceptions("DETR loss", [&]() -> absl::StatusOr<DetrLoss> {
+    // A diverged model: no matching is possible, and the loss is NaN (the
+    // trainer reports a non-finite loss, not bad input).
+    for (const DetrOutput& out : outputs) {
+      if (!at::isfinite(out.logits).all().item<bool>() ||
+          !at::isfinite(out.boxes).all().item<bool>()) {
+        DetrLoss nan;
+        nan.total = at::full({}, std::nan(""), out.logits.options());
+        nan.ce = nan.l1 = nan.giou = nan.total;
+        return nan;
+      }
+    }
     int64_t objects = 0;
     for (const DetrTarget& t : targets) objects += t.labels.numel();
     double num_objects = std::max<int64_t>(objects, 1);

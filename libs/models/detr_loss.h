@@ -78,8 +78,8 @@ struct DetrLoss {
 };
 
 // `outputs` holds the final decoder output first, then any auxiliary ones.
-// Errors: InvalidArgument for shapes that do not fit `targets`, the
-// matcher's errors.
+// Non-finite outputs (a diverged model) give NaN for every term. Errors:
+// InvalidArgument for shapes that do not fit `targets`, the matcher's errors.
 // `normalizers` (positive) replaces the batch's own.
 absl::StatusOr<DetrLoss> ComputeDetrLoss(
     const std::vector<DetrOutput>& outputs,

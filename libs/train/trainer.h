@@ -39,10 +39,11 @@
 // repeating its head, as DistributedSampler does), gradients are averaged
 // over ranks in 25 MiB buckets before clipping and the AdamW step, the
 // losses' batch normalisers (DETR's object count and cross-entropy weight,
-// YOLO's target-score total) are summed over ranks, and YOLO's training
-// batch norm takes its statistics over all ranks (model.yolo.
-// sync_batch_norm, default on), so W ranks with batch b take the steps one
-// process takes with batch W*b. Validation shards are
+// YOLO's target-score total) are summed over ranks, and with model.yolo.
+// sync_batch_norm YOLO's training batch norm takes its statistics over all
+// ranks, so W ranks with batch b take the steps one process takes with
+// batch W*b (DETR's batch norm is frozen; without the sync, YOLO's batch
+// statistics are per rank, as in PyTorch DDP). Validation shards are
 // disjoint (not padded); the predictions are gathered, deduplicated by
 // image id and evaluated once over the whole split. Decisions (early
 // stopping, top-k) are computed from the same gathered metrics on every

@@ -5,12 +5,17 @@
 #   - 2 ranks x batch 2 (--nproc_per_node 2) end with weights within 1e-6 of
 #     1 process x batch 4 with the same seed, with the same validation mAP;
 #     only rank 0 wrote the run directory;
-#   - the same for YOLO nano (letterboxed 64 px), whose batch norm is
-#     synced over the ranks (model.yolo.sync_batch_norm, the default) and
-#     whose target-score normaliser is summed over them;
+#   - the same for YOLO nano (letterboxed 64 px) at its first step, with
+#     its batch norm synced over the ranks (model.yolo.sync_batch_norm) and
+#     its target-score normaliser summed over them; per-rank batch norm
+#     (the default) differs;
 #   - a 2-rank run stopped after 3 steps (KILLED) and resumed with --resume
 #     last on 2 ranks ends bit-identical to the uninterrupted 2-rank run;
 #     resuming it on 1 process is refused (exit 2);
+#   - SIGTERM to the --nproc_per_node launcher reaches both ranks, which
+#     stop at the same step: exit 1, run KILLED, last.ckpt written;
+#   - a diverging 2-rank run (lr 1e12) exits 3 (the non-finite loss code)
+#     and its run ends FAILED;
 #   - killing one rank (SIGKILL) of a hand-started 2-rank job (torchrun's
 #     variables) makes the other exit non-zero within the timeout, naming
 #     the failed collective, and its run ends FAILED;
@@ -130,10 +135,11 @@ close() {  # a b rtol
 "$train" fit "${yolo[@]}" --set data.batch_size=4 --run_dir "$TEST_TMPDIR/yolo_one" \
   2>"$TEST_TMPDIR/yolo_one.log" || { tail "$TEST_TMPDIR/yolo_one.log"; fail "YOLO 1-process fit"; }
 "$train" fit "${yolo[@]}" --set data.batch_size=2 --nproc_per_node 2 \
+  --set model.yolo.sync_batch_norm=true \
   --run_dir "$TEST_TMPDIR/yolo_two" 2>"$TEST_TMPDIR/yolo_two.log" ||
   { tail -20 "$TEST_TMPDIR/yolo_two.log"; fail "YOLO 2-rank fit"; }
 "$train" fit "${yolo[@]}" --set data.batch_size=2 --nproc_per_node 2 \
-  --set model.yolo.sync_batch_norm=false --run_dir "$TEST_TMPDIR/yolo_local_bn" \
+  --run_dir "$TEST_TMPDIR/yolo_local_bn" \
   2>"$TEST_TMPDIR/yolo_local_bn.log" || fail "YOLO 2-rank fit, per-rank batch norm"
 for name in train/loss grad_norm; do
   one=$(first "$TEST_TMPDIR/yolo_one" $name)
@@ -161,6 +167,27 @@ grep -q "same world size" "$TEST_TMPDIR/wrong_world.log" || fail "world-size mes
 diff=$(max_diff "$TEST_TMPDIR/two" "$TEST_TMPDIR/resumed") || fail "compare resumed"
 echo "max |w(2 ranks) - w(2 ranks, stopped and resumed)| = $diff"
 [ "$diff" = "0.0" ] || fail "resumed 2-rank run differs by $diff"
+
+# --- SIGTERM to the launcher; divergence -------------------------------------------
+"$train" fit "${tiny[@]}" --set data.batch_size=2 --set trainer.max_epochs=1000 \
+  --nproc_per_node 2 --run_dir "$TEST_TMPDIR/term" 2>"$TEST_TMPDIR/term.log" &
+launcher=$!
+for _ in $(seq 1 600); do
+  grep -q '"train/loss"' "$TEST_TMPDIR/term/metrics.jsonl" 2>/dev/null && break
+  sleep 0.1
+done
+kill -TERM "$launcher"
+wait "$launcher"
+code=$?
+[ "$code" = 1 ] || { tail "$TEST_TMPDIR/term.log"; fail "SIGTERM to the launcher: exit $code, want 1"; }
+grep -q '"status": "KILLED"' "$TEST_TMPDIR/term/run.json" || fail "SIGTERM: run not KILLED"
+[ -s "$TEST_TMPDIR/term/checkpoints/last.ckpt" ] || fail "SIGTERM: no last.ckpt"
+"$train" fit "${tiny[@]}" --set data.batch_size=2 --set optimizer.lr=1e12 \
+  --set optimizer.gradient_clip_norm=0 --nproc_per_node 2 --run_dir "$TEST_TMPDIR/nan" \
+  2>"$TEST_TMPDIR/nan.log"
+code=$?
+[ "$code" = 3 ] || { tail "$TEST_TMPDIR/nan.log"; fail "diverging 2-rank run exited $code, want 3"; }
+grep -q '"status": "FAILED"' "$TEST_TMPDIR/nan/run.json" || fail "diverging run not FAILED"
 
 # --- a dying rank -------------------------------------------------------------
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
