@@ -62,6 +62,7 @@ ExitStatus FromWaitStatus(int status) {
   }
   execv(argv[0], argv);
   fail();
+  _exit(127);  // Not reached: `fail` exits.
 }
 
 }  // namespace
