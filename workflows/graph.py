@@ -36,4 +36,5 @@ PARAMETERS = {
     "experiment": "/Shared/cvtools/pipeline",
     "volume": "/Volumes/main/cvtools/checkpoints",
     "threads": "0",
+    "nproc_per_node": "1",
 }

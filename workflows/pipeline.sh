@@ -5,7 +5,7 @@
 #
 # Usage: workflows/pipeline.sh [--out DIR] [--images DIR --annotations FILE]
 #          [--config FILE] [--tracking_uri URI] [--experiment NAME] [--volume DEST]
-#          [--bin DIR] [--threads N] [-- EXTRA_TRAIN_FIT_FLAGS...]
+#          [--bin DIR] [--threads N] [--nproc_per_node N] [-- EXTRA_TRAIN_FIT_FLAGS...]
 #   --out           working folder (default out/pipeline); each run gets out/<run>/
 #   --images/--annotations  a COCO dataset (default: generated shapes data,
 #                   libs/data/write_synthetic_coco, 120 images)
@@ -13,6 +13,9 @@
 #   --tracking_uri  MLflow (default file:<out>/mlruns; http://..., databricks)
 #   --volume        where checkpoints are synced (default <out>/volume; /Volumes/...)
 #   --bin           folder with tools/<tool>/<tool> binaries (default bazel-bin)
+#   --threads       intra-op threads per training process (default 0: all cores,
+#                   shared among the processes)
+#   --nproc_per_node  data-parallel training processes on this machine (default 1)
 #   --run NAME      the run folder's name (default run-<UTC time>-<pid>)
 #   --only STEP     run one step of workflows/graph.py (data, coco_prep, train,
 #                   test, evaluate_map, mlflow_push) in <out>/<run>: what each
@@ -32,6 +35,7 @@ experiment=cvtools-pipeline
 volume=""
 bin=bazel-bin
 threads=0
+nproc=1
 run_name=""
 only=""
 extra=()
@@ -46,10 +50,11 @@ while [ $# -gt 0 ]; do
     --volume) volume="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --nproc_per_node) nproc="$2"; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     --run) run_name="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "pipeline: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -100,7 +105,7 @@ if runs train; then
     --include '*.ckpt,checkpoints.json' >"$work/volume_sync.json" 2>"$work/volume_sync.log" &
   sync_pid=$!
   "$bin/tools/train/train" fit --config "$config" --data "$work/prepared" --run_dir "$work/run" \
-    --threads "$threads" "${resume[@]}" "${extra[@]}"
+    --threads "$threads" --nproc_per_node "$nproc" "${resume[@]}" "${extra[@]}"
   train_rc=$?
   wait $sync_pid
   sync_rc=$?

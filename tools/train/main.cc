@@ -31,7 +31,7 @@ ABSL_FLAG(int, threads, 0, "Intra-op threads; 0 = all cores.");
 ABSL_FLAG(
     bool, exist_ok, false,
     "fit: train a fresh run even if --run_dir already holds checkpoints.");
-ABSL_FLAG(int, nproc_per_node, 0,
+ABSL_FLAG(int, nproc_per_node, 1,
           "fit: start N data-parallel workers on this machine (like torchrun "
           "--standalone --nproc_per_node N); each gets --threads threads.");
 ABSL_FLAG(int, master_port, 0,
@@ -66,7 +66,13 @@ int main(int argc, char** argv) {
                      std::string("unexpected argument '") + args[2] + "'"));
   }
   const int nproc = absl::GetFlag(FLAGS_nproc_per_node);
-  if (nproc > 0) {
+  if (nproc < 0) {
+    return cvt::ExitCode("train", absl::InvalidArgumentError(
+                                      "--nproc_per_node must be at least 1"));
+  }
+  // 0 and 1: this process trains (torchrun's variables, if set, still
+  // apply).
+  if (nproc > 1) {
     // The launcher: the same command without --nproc_per_node, N times,
     // with the torchrun variables set (torchrun itself can start the
     // workers instead).
