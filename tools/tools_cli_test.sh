@@ -50,7 +50,7 @@ expect 2 "--tracking_uri must be" stderr -- \
   tools/mlflow_push/mlflow_push --run_dir=r --tracking_uri=ftp://x
 expect 2 "--verify must be" stderr -- tools/volume_sync/volume_sync --src=a --dst=b --verify=md5
 expect 2 "--mode must be" stderr -- \
-  tools/tune/tune --config=c --search_space=s --out=o --mode=best
+  tools/tune/tune --config=c --search_space=s --data=d --out=o --mode=best
 
 # train: subcommands and real config validation.
 cfg=configs/yolo_small_bccd.textproto

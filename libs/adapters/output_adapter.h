@@ -95,11 +95,11 @@ class OutputAdapter {
   // `world_size` parts of a global batch. Batch-level normalisers are summed
   // over the ranks through `sum_over_ranks`, so that the mean of the ranks'
   // gradients equals the gradient of the whole batch's loss. The default
-  // (for losses normalised per rank, like YOLO's) is AdaptOutput and never
-  // calls `sum_over_ranks`.
+  // (losses normalised per rank, like the dense adapter's) is AdaptOutput
+  // and never calls `sum_over_ranks`.
   virtual absl::StatusOr<ModelOutput> AdaptOutputAcrossRanks(
       const RawOutput& raw, const std::vector<AdaptedTarget>& targets,
-      int world_size, const SumOverRanks& sum_over_ranks) const {
+      int /*world_size*/, const SumOverRanks& /*sum_over_ranks*/) const {
     return AdaptOutput(raw, targets);
   }
 

@@ -79,7 +79,8 @@ class Detector {
   // their config lets sync (YOLO's sync_batch_norm). `sum_over_ranks` must
   // outlive training. The default does nothing (DETR's batch norm is
   // frozen).
-  virtual void SyncBatchNormAcrossRanks(SumTensorsOverRanks sum_over_ranks) {}
+  virtual void SyncBatchNormAcrossRanks(
+      SumTensorsOverRanks /*sum_over_ranks*/) {}
 
   // Collated batches are padded to a multiple of this. Default: 1.
   virtual int64_t size_divisor() const { return 1; }
