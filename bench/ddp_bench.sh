@@ -15,21 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=10
-config=configs/yolo_small_bccd.textproto
-bccd=../shared/data/bccd
-bin=${CVT_BIN:-/tmp/optbin/bin}
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --steps) steps="$2"; shift 2 ;;
-    --config) config="$2"; shift 2 ;;
-    --bccd) bccd="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "ddp_bench: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-work=/tmp/ddp_bench
-mkdir -p "$work"
-source bench/prepare_bccd.sh
+source bench/prepare_bccd.sh "$@"
 # One epoch cut to `steps` optimizer steps per process, one validation batch.
 train_images=$(/usr/bin/python3 -c "import json; print(len(json.load(open('$prep/annotations/train.json'))['images']))")
 batch=$(sed -n 's/^ *batch_size: *\([0-9]*\).*/\1/p' "$config" | head -1)

@@ -13,21 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=8
-config=configs/yolo_small_bccd.textproto
-bccd=../shared/data/bccd
-bin=${CVT_BIN:-/tmp/optbin/bin}
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --steps) steps="$2"; shift 2 ;;
-    --config) config="$2"; shift 2 ;;
-    --bccd) bccd="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "train_bench: unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-work=/tmp/train_bench
-mkdir -p "$work"
-source bench/prepare_bccd.sh
+source bench/prepare_bccd.sh "$@"
 memory=$("$bin/bench/train_bench" --data "$prep" --config "$config" --mode memory --steps "$steps" | awk '/step_s/ {print $2}')
 loader=$("$bin/bench/train_bench" --data "$prep" --config "$config" --mode loader --steps "$steps" | awk '/step_s/ {print $2}')
 rm -rf "$work/run"

@@ -149,16 +149,11 @@ class GlooCommunicator : public Communicator {
 
   absl::StatusOr<std::vector<double>> Sum(
       const std::vector<double>& values) override {
-    std::vector<double> out = values;
-    if (values.empty()) return out;
-    CVT_RETURN_IF_ERROR(Guard("sum", [&] {
-      std::vector<at::Tensor> t = {
-          at::tensor(values, at::TensorOptions().dtype(at::kDouble))};
-      group_->allreduce(t)->wait();
-      const double* data = t[0].data_ptr<double>();
-      std::copy(data, data + values.size(), out.begin());
-    }));
-    return out;
+    if (values.empty()) return values;
+    at::Tensor t = at::tensor(values, at::TensorOptions().dtype(at::kDouble));
+    CVT_RETURN_IF_ERROR(SumInPlace({t}));
+    const double* data = t.data_ptr<double>();
+    return std::vector<double>(data, data + values.size());
   }
 
   absl::StatusOr<at::Tensor> AllGatherRows(const at::Tensor& rows) override {

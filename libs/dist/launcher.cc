@@ -3,19 +3,19 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "libs/base/subprocess.h"
 
 namespace cvt {
 namespace {
@@ -41,16 +41,6 @@ int FreeLoopbackPort() {
   close(fd);
   return port;
 }
-
-namespace {
-
-int ExitCodeOf(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 1;
-}
-
-}  // namespace
 
 std::vector<std::string> DropFlag(const std::vector<std::string>& args,
                                   const std::string& name) {
@@ -87,39 +77,38 @@ absl::StatusOr<int> LaunchLocalWorkers(const LaunchOptions& options) {
   }, old_int{};
   sigaction(SIGTERM, &action, &old_term);
   sigaction(SIGINT, &action, &old_int);
+  auto restore = [&] {
+    sigaction(SIGTERM, &old_term, nullptr);
+    sigaction(SIGINT, &old_int, nullptr);
+  };
 
-  std::vector<pid_t> pids;
-  std::vector<char*> argv;
-  for (const std::string& a : options.argv) {
-    argv.push_back(const_cast<char*>(a.c_str()));
-  }
-  argv.push_back(nullptr);
-  fflush(stdout);
-  fflush(stderr);
+  // Each worker gets its own process group (a terminal's Ctrl-C reaches the
+  // launcher, which forwards it) and SIGTERM if the launcher dies, so even
+  // a SIGKILLed launcher leaves workers that save and stop together.
+  std::vector<std::unique_ptr<Subprocess>> workers;
   for (int rank = 0; rank < options.nproc; ++rank) {
-    const pid_t pid = fork();
-    if (pid < 0) {
-      for (pid_t p : pids) kill(p, SIGKILL);
-      return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
+    SubprocessOptions worker;
+    worker.argv = options.argv;
+    worker.env = {{"WORLD_SIZE", absl::StrCat(options.nproc)},
+                  {"RANK", absl::StrCat(rank)},
+                  {"LOCAL_RANK", absl::StrCat(rank)},
+                  {"LOCAL_WORLD_SIZE", absl::StrCat(options.nproc)},
+                  {"GROUP_RANK", "0"},
+                  {"NODE_RANK", "0"},
+                  {"MASTER_ADDR", options.master_addr},
+                  {"MASTER_PORT", absl::StrCat(port)}};
+    if (options.nproc > 1 && std::getenv("OMP_NUM_THREADS") == nullptr) {
+      worker.env.emplace_back("OMP_NUM_THREADS", "1");
     }
-    if (pid == 0) {
-      sigaction(SIGTERM, &old_term, nullptr);
-      sigaction(SIGINT, &old_int, nullptr);
-      setenv("WORLD_SIZE", absl::StrCat(options.nproc).c_str(), 1);
-      setenv("RANK", absl::StrCat(rank).c_str(), 1);
-      setenv("LOCAL_RANK", absl::StrCat(rank).c_str(), 1);
-      setenv("LOCAL_WORLD_SIZE", absl::StrCat(options.nproc).c_str(), 1);
-      setenv("GROUP_RANK", "0", 1);
-      setenv("NODE_RANK", "0", 1);
-      setenv("MASTER_ADDR", options.master_addr.c_str(), 1);
-      setenv("MASTER_PORT", absl::StrCat(port).c_str(), 1);
-      if (options.nproc > 1) setenv("OMP_NUM_THREADS", "1", 0);
-      execv(argv[0], argv.data());
-      std::fprintf(stderr, "launcher: cannot run %s: %s\n", argv[0],
-                   std::strerror(errno));
-      _exit(127);
+    absl::StatusOr<std::unique_ptr<Subprocess>> started =
+        Subprocess::Start(worker);
+    if (!started.ok()) {
+      for (auto& w : workers) w->Signal(SIGKILL).IgnoreError();
+      for (auto& w : workers) w->Wait().IgnoreError();
+      restore();
+      return started.status();
     }
-    pids.push_back(pid);
+    workers.push_back(std::move(*started));
   }
   std::fprintf(stderr,
                "launcher: started %d workers (MASTER_ADDR %s, MASTER_PORT "
@@ -130,52 +119,46 @@ absl::StatusOr<int> LaunchLocalWorkers(const LaunchOptions& options) {
   bool failed = false;
   bool forwarded = false;
   std::chrono::steady_clock::time_point kill_at{};
-  size_t running = pids.size();
-  std::vector<bool> done(pids.size(), false);
+  std::vector<bool> done(workers.size(), false);
+  size_t running = workers.size();
+  auto signal_running = [&](int sig) {
+    for (size_t i = 0; i < workers.size(); ++i) {
+      if (!done[i]) workers[i]->Signal(sig).IgnoreError();
+    }
+  };
   while (running > 0) {
     const int sig = g_forward_signal.load();
     if (sig != 0 && !forwarded) {
       forwarded = true;
-      for (size_t i = 0; i < pids.size(); ++i) {
-        if (!done[i]) kill(pids[i], sig);
-      }
+      signal_running(sig);
     }
-    int status = 0;
-    const pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid > 0) {
-      for (size_t i = 0; i < pids.size(); ++i) {
-        if (pids[i] != pid || done[i]) continue;
-        done[i] = true;
-        --running;
-        const int code = ExitCodeOf(status);
-        if (code != 0 && !failed) {
-          failed = true;
-          result = code;
-          if (running > 0) {
-            std::fprintf(stderr,
-                         "launcher: rank %zu exited with %d; stopping the "
-                         "other %zu worker(s)\n",
-                         i, code, running);
-          }
-          for (size_t j = 0; j < pids.size(); ++j) {
-            if (!done[j]) kill(pids[j], SIGTERM);
-          }
-          kill_at = std::chrono::steady_clock::now() +
-                    std::chrono::seconds(options.grace_s);
-        }
+    for (size_t i = 0; i < workers.size(); ++i) {
+      if (done[i]) continue;
+      absl::StatusOr<std::optional<ExitStatus>> exit = workers[i]->Poll();
+      if (!exit.ok() || !exit->has_value()) continue;
+      done[i] = true;
+      --running;
+      const int code =
+          (*exit)->signal != 0 ? 128 + (*exit)->signal : (*exit)->code;
+      if (code == 0 || failed) continue;
+      failed = true;
+      result = code;
+      if (running > 0) {
+        std::fprintf(stderr,
+                     "launcher: rank %zu ended (%s); stopping the other %zu "
+                     "worker(s)\n",
+                     i, (*exit)->ToString().c_str(), running);
       }
-      continue;
+      signal_running(SIGTERM);
+      kill_at = std::chrono::steady_clock::now() +
+                std::chrono::seconds(options.grace_s);
     }
-    if (pid < 0 && errno != EINTR) break;
-    if (failed && std::chrono::steady_clock::now() > kill_at) {
-      for (size_t j = 0; j < pids.size(); ++j) {
-        if (!done[j]) kill(pids[j], SIGKILL);
-      }
+    if (failed && running > 0 && std::chrono::steady_clock::now() > kill_at) {
+      signal_running(SIGKILL);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  sigaction(SIGTERM, &old_term, nullptr);
-  sigaction(SIGINT, &old_int, nullptr);
+  restore();
   return result;
 }
 

@@ -40,10 +40,12 @@ struct LaunchOptions {
   int grace_s = 30;
 };
 
-// Runs the workers to completion. Returns the job's exit code: 0 when all
-// exit 0, otherwise the first failure's exit code (128 + signal for a
-// worker killed by a signal). InvalidArgument for nproc < 1 or an empty
-// argv; Internal when a worker cannot be started.
+// Runs the workers to completion (libs/base/subprocess.h: each in its own
+// process group, SIGTERMed if the launcher dies). Returns the job's exit
+// code: 0 when all exit 0, otherwise the first failure's exit code (128 +
+// signal for a worker killed by a signal). InvalidArgument for nproc < 1 or
+// an empty argv; NotFound / PermissionDenied naming the binary when it
+// cannot be executed (no worker is left running).
 absl::StatusOr<int> LaunchLocalWorkers(const LaunchOptions& options);
 
 // A TCP port on 127.0.0.1 that was free a moment ago (29500 if none can be

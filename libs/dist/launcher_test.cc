@@ -82,10 +82,12 @@ TEST(LauncherTest, BadOptions) {
   options.argv = {"/bin/true"};
   EXPECT_EQ(LaunchLocalWorkers(options).status().code(),
             absl::StatusCode::kInvalidArgument);
-  options.nproc = 1;
+  options.nproc = 2;
   options.argv = {"/nonexistent/binary"};
-  ASSERT_OK_AND_ASSIGN(int code, LaunchLocalWorkers(options));
-  EXPECT_EQ(code, 127);
+  absl::StatusOr<int> missing = LaunchLocalWorkers(options);
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(),
+              ::testing::HasSubstr("/nonexistent/binary"));
 }
 
 }  // namespace

@@ -244,11 +244,10 @@ absl::Status GatherEvaluation(Communicator& comm,
   const double rank = comm.rank();
   at::Tensor ids = at::empty({static_cast<int64_t>(seen.size()), 2},
                              at::TensorOptions().dtype(at::kDouble));
-  int64_t row = 0;
+  double* i = ids.data_ptr<double>();
   for (int64_t id : seen) {
-    ids[row][0] = static_cast<double>(id);
-    ids[row][1] = rank;
-    ++row;
+    *i++ = static_cast<double>(id);
+    *i++ = rank;
   }
   at::Tensor dets = at::empty({static_cast<int64_t>(detections.size()), 8},
                               at::TensorOptions().dtype(at::kDouble));
@@ -264,9 +263,10 @@ absl::Status GatherEvaluation(Communicator& comm,
   CVT_ASSIGN_OR_RETURN(at::Tensor all_dets, comm.AllGatherRows(dets));
   std::map<int64_t, int64_t> owner;  // image id -> lowest rank that saw it
   seen.clear();
-  for (int64_t i = 0; i < all_ids.size(0); ++i) {
-    const int64_t id = static_cast<int64_t>(all_ids[i][0].item<double>());
-    const int64_t r = static_cast<int64_t>(all_ids[i][1].item<double>());
+  const double* a = all_ids.data_ptr<double>();
+  for (int64_t row = 0; row < all_ids.size(0); ++row, a += 2) {
+    const int64_t id = static_cast<int64_t>(a[0]);
+    const int64_t r = static_cast<int64_t>(a[1]);
     auto [it, inserted] = owner.emplace(id, r);
     if (!inserted) it->second = std::min(it->second, r);
     seen.insert(id);

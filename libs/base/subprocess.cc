@@ -1,4 +1,4 @@
-#include "libs/tune/subprocess.h"
+#include "libs/base/subprocess.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +34,8 @@ ExitStatus FromWaitStatus(int status) {
 // Everything below runs in the forked child before execv: async-signal-safe
 // calls only, no allocation.
 [[noreturn]] void ExecChild(const SubprocessOptions& options, char* const* argv,
-                            int log_fd, int error_fd, pid_t parent) {
+                            char* const* envp, int log_fd, int error_fd,
+                            pid_t parent) {
   auto fail = [error_fd]() {
     const int e = errno;
     ssize_t ignored = write(error_fd, &e, sizeof(e));
@@ -60,7 +61,7 @@ ExitStatus FromWaitStatus(int status) {
       fail();
     }
   }
-  execv(argv[0], argv);
+  execve(argv[0], argv, envp);
   fail();
   _exit(127);  // Not reached: `fail` exits.
 }
@@ -85,6 +86,23 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
     argv.push_back(const_cast<char*>(arg.c_str()));
   }
   argv.push_back(nullptr);
+  // The child's environment, built before fork (the child may not
+  // allocate): the parent's, with options.env set or replaced.
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    bool replaced = false;
+    for (const auto& [key, value] : options.env) {
+      replaced = replaced || entry.compare(0, key.size() + 1, key + "=") == 0;
+    }
+    if (!replaced) env_strings.push_back(entry);
+  }
+  for (const auto& [key, value] : options.env) {
+    env_strings.push_back(key + "=" + value);
+  }
+  std::vector<char*> envp;
+  for (std::string& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
   int log_fd = -1;
   if (!options.output_path.empty()) {
     log_fd = open(options.output_path.c_str(),
@@ -110,7 +128,7 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   }
   if (pid == 0) {
     close(error_pipe[0]);
-    ExecChild(options, argv.data(), log_fd, error_pipe[1], parent);
+    ExecChild(options, argv.data(), envp.data(), log_fd, error_pipe[1], parent);
   }
   close(error_pipe[1]);
   if (log_fd >= 0) close(log_fd);

@@ -2,7 +2,8 @@
 // File: subprocess.h
 // -----------------------------------------------------------------------------
 //
-// Child processes for `tune`'s trials: fork + execv of an explicit binary
+// Child processes (`tune`'s trials, the data-parallel launcher's workers):
+// fork + execv of an explicit binary
 // (no shell, no PATH search), stdout and stderr appended to a log file,
 // stdin from /dev/null. Each child gets its own process group, so a Ctrl-C
 // in the terminal reaches only `tune` (which then stops its trials in
@@ -23,14 +24,15 @@
 // must be called from the thread that lives as long as the children (the
 // death signal follows the thread that forked).
 
-#ifndef LIBS_TUNE_SUBPROCESS_H_
-#define LIBS_TUNE_SUBPROCESS_H_
+#ifndef LIBS_BASE_SUBPROCESS_H_
+#define LIBS_BASE_SUBPROCESS_H_
 
 #include <sys/types.h>
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -48,6 +50,9 @@ struct SubprocessOptions {
   bool new_process_group = true;
   // Deliver SIGTERM to the child when the parent dies. Default: `true`.
   bool terminate_with_parent = true;
+  // Variables set (or replaced) in the child's environment, which is
+  // otherwise the parent's. Default: none.
+  std::vector<std::pair<std::string, std::string>> env;
 };
 
 // How a child ended.
@@ -103,4 +108,4 @@ std::string ProcessCommandLine(pid_t pid);
 
 }  // namespace cvt
 
-#endif  // LIBS_TUNE_SUBPROCESS_H_
+#endif  // LIBS_BASE_SUBPROCESS_H_

@@ -1,4 +1,4 @@
-#include "libs/tune/subprocess.h"
+#include "libs/base/subprocess.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -54,6 +54,28 @@ TEST(SubprocessTest, RunsWithOutputAppendedAndReportsTheExitCode) {
   ASSERT_THAT(again, IsOk());
   ASSERT_TRUE(again->has_value());
   EXPECT_EQ((*again)->code, 3);
+}
+
+TEST(SubprocessTest, EnvironmentIsTheParentsWithOverrides) {
+  const std::string log = TestTempPath("env.log");
+  setenv("CVT_SUBPROCESS_KEPT", "kept", 1);
+  setenv("CVT_SUBPROCESS_REPLACED", "old", 1);
+  SubprocessOptions options;
+  options.argv = {"/bin/sh", "-c",
+                  "echo $CVT_SUBPROCESS_KEPT $CVT_SUBPROCESS_REPLACED "
+                  "$CVT_SUBPROCESS_ADDED; env | grep -c "
+                  "CVT_SUBPROCESS_REPLACED"};
+  options.output_path = log;
+  options.env = {{"CVT_SUBPROCESS_REPLACED", "new"},
+                 {"CVT_SUBPROCESS_ADDED", "added"}};
+  absl::StatusOr<std::unique_ptr<Subprocess>> child =
+      Subprocess::Start(options);
+  ASSERT_THAT(child, IsOk());
+  absl::StatusOr<ExitStatus> exit = (*child)->Wait();
+  ASSERT_THAT(exit, IsOk());
+  EXPECT_TRUE(exit->success());
+  // Replaced once, not added beside the old value.
+  EXPECT_THAT(ReadFileToString(log), IsOkAndHolds("kept new added\n1\n"));
 }
 
 TEST(SubprocessTest, MissingBinaryIsNotFound) {
