@@ -62,6 +62,12 @@ expect 2 "trainer.max_epoch: cvt.TrainerConfig has no field named 'max_epoch'" s
 expect 2 "optimizer.lr: must be > 0" stderr -- \
   tools/train/train fit --config=$cfg --data=d --run_dir=r --set=optimizer.lr=0
 expect 2 "--checkpoint is required" stderr -- tools/train/train test --data=d
+expect 2 "--nproc_per_node applies to train fit only" stderr -- \
+  tools/train/train test --checkpoint=c --data=d --nproc_per_node=2
+expect 2 "--nproc_per_node must be at least 1" stderr -- \
+  tools/train/train fit --config=c --data=d --run_dir=r --nproc_per_node=-1
+expect 2 "WORLD_SIZE=.two. is not an integer" stderr -- \
+  env WORLD_SIZE=two tools/train/train fit --config=$cfg --data=d --run_dir=r
 
 # A missing data folder: exit 2 naming the file, nothing written.
 expect 2 "categories.json" stderr -- \
